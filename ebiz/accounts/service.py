@@ -1,0 +1,498 @@
+"""Accounts: registration, sign-in, lockout, TOTP, passwords, email changes, staff actions.
+
+Invariants:
+- Every identity number and email is validated and stored normalised
+  (see identity.py); uniqueness is checked here and enforced by the schema.
+- Passwords: at least 8 characters and a zxcvbn score of 3 or more (the
+  user's own name and email count against it); stored as Argon2id hashes.
+- Sign-in failures count towards a lockout (LOGIN_LOCKOUT_THRESHOLD failures:
+  locked for LOGIN_LOCKOUT_SECONDS); the caller commits failures too, so the
+  count and the audit events persist even though an error is raised.
+- A TOTP code is accepted once: its time step must be later than
+  `totp_last_step`, moved forward by a conditional UPDATE (race-free).
+- Bumping `session_version` ends every session of the user (sign-out,
+  password change or reset, disable).
+- Tokens carry a fingerprint of the state they may change: a reset link dies
+  after use or any password change, an email-change link when the email changes.
+- Every privileged change writes an audit event in the same transaction.
+"""
+
+from datetime import timedelta
+
+import pyotp
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select, update
+from zxcvbn import zxcvbn
+
+from ..audit.service import record
+from ..clock import utcnow
+from ..errors import Conflict, Forbidden, NotFound, ValidationError
+from ..extensions import db
+from ..notifications.service import queue_mail
+from ..tokens import TokenError, fingerprint, make_token, read_token
+from . import identity
+from .models import STAFF_ROLES, Kind, Role, Tier, User
+from .passwords import hash_password, needs_rehash, verify_password
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 128
+MIN_PASSWORD_SCORE = 3
+TOTP_ISSUER = "eBiz"
+_DUMMY_HASH = None
+
+
+class LockedOut(Forbidden):
+    code = "locked"
+    status = 429
+    default_message = _l("Too many failed sign-in attempts. Please try again later.")
+
+
+# ----------------------------------------------------------------- helpers
+
+def _lock(user: User) -> User:
+    q = select(User).where(User.id == user.id)
+    if db.engine.dialect.name == "postgresql":
+        q = q.with_for_update()
+    return db.session.scalars(q.execution_options(populate_existing=True)).one()
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An absolute link for an email, on PUBLIC_BASE_URL."""
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+def check_password_strength(password: str, *, user_inputs=(), field: str = "password") -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationError(_l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), field=field)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(_l("Use at most %(n)d characters.", n=MAX_PASSWORD_LENGTH), field=field)
+    inputs = [str(x) for x in user_inputs if x]
+    inputs += [part for x in inputs for part in x.replace("@", " ").replace(".", " ").split() if len(part) > 2]
+    if zxcvbn(password, user_inputs=inputs)["score"] < MIN_PASSWORD_SCORE:
+        raise ValidationError(
+            _l("This password is too easy to guess. Use a longer phrase of unrelated words, "
+               "not your name or email."), field=field)
+
+
+def _email_taken(email: str, exclude_id: int | None = None) -> bool:
+    q = select(User.id).where(func.lower(User.email) == email.lower())
+    if exclude_id:
+        q = q.where(User.id != exclude_id)
+    return db.session.scalar(q) is not None
+
+
+def _taken(column, value) -> bool:
+    return db.session.scalar(select(User.id).where(column == value)) is not None
+
+
+def find_by_login(login: str) -> User | None:
+    """The user for an email, MyKad number or passport number (None when none)."""
+    text = (login or "").strip()
+    if not text:
+        return None
+    if "@" in text:
+        return db.session.scalar(select(User).where(func.lower(User.email) == text.lower()))
+    digits = text.replace("-", "").replace(" ", "")
+    if digits.isdigit() and len(digits) == 12:
+        return db.session.scalar(select(User).where(User.mykad == digits))
+    return db.session.scalar(select(User).where(User.passport_no == digits.upper()))
+
+
+# ------------------------------------------------------------ registration
+
+def register(*, kind: str, full_name: str, email: str, password: str, phone: str | None = None,
+             mykad: str | None = None, passport_no: str | None = None, nationality: str | None = None,
+             company_reg_no: str | None = None, company_name: str | None = None,
+             rep_mykad: str | None = None, locale: str | None = None, ip: str | None = None) -> User:
+    """Create a Regular customer of `kind`; they may sign in at once (no activation step)."""
+    errors: list[ValidationError] = []
+
+    def check(fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValidationError as exc:
+            errors.append(exc)
+            return None
+
+    if kind not in set(Kind):
+        raise ValidationError(_l("Choose the kind of account."), field="kind")
+    name = " ".join((full_name or "").split())
+    if not name:
+        errors.append(ValidationError(_l("Enter your full name."), field="full_name"))
+    email_n = check(identity.normalise_email, email)
+    if email_n and _email_taken(email_n):
+        errors.append(ValidationError(_l("An account with this email already exists."), field="email"))
+    fields: dict = {}
+    if kind == Kind.INDIVIDUAL:
+        fields["mykad"] = check(identity.normalise_mykad, mykad)
+        if fields["mykad"] and _taken(User.mykad, fields["mykad"]):
+            errors.append(ValidationError(_l("An account with this MyKad number already exists."), field="mykad"))
+    elif kind == Kind.FOREIGNER:
+        fields["passport_no"] = check(identity.normalise_passport, passport_no)
+        fields["nationality"] = check(identity.normalise_nationality, nationality)
+        if fields["passport_no"] and _taken(User.passport_no, fields["passport_no"]):
+            errors.append(ValidationError(_l("An account with this passport number already exists."),
+                                          field="passport_no"))
+    else:
+        fields["company_reg_no"] = check(identity.normalise_company_reg_no, company_reg_no)
+        fields["company_name"] = " ".join((company_name or "").split())
+        fields["rep_mykad"] = check(identity.normalise_mykad, rep_mykad, field="rep_mykad")
+        if not fields["company_name"]:
+            errors.append(ValidationError(_l("Enter the company name."), field="company_name"))
+        if fields["company_reg_no"] and _taken(User.company_reg_no, fields["company_reg_no"]):
+            errors.append(ValidationError(_l("This company is already registered."), field="company_reg_no"))
+    check(check_password_strength, password, user_inputs=[name, email_n, fields.get("company_name")])
+    if errors:
+        first = errors[0]
+        raise ValidationError(first.message, field=first.field,
+                              errors={e.field: str(e.message) for e in reversed(errors)})
+
+    user = User(kind=kind, full_name=name, email=email_n, phone=(phone or "").strip() or None,
+                password_hash=hash_password(password), tier=Tier.REGULAR, role=Role.CUSTOMER,
+                locale=locale, **fields)
+    db.session.add(user)
+    db.session.flush()
+    record("account.registered", actor=user, target=user, ip=ip, kind=kind)
+    return user
+
+
+# ----------------------------------------------------------------- sign-in
+
+def _lockout_message(user: User):
+    from ..clock import format_local
+
+    return _l("Too many failed sign-in attempts. Please try again after %(time)s.",
+              time=format_local(user.locked_until, "%H:%M"))
+
+
+def authenticate(login: str, password: str, *, ip: str | None = None) -> User:
+    """The user for these credentials, or an error. Failures are audited and counted (commit them)."""
+    global _DUMMY_HASH
+    user = find_by_login(login)
+    if user is None:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = hash_password("not-a-real-password")
+        verify_password(_DUMMY_HASH, password)  # the same work as a real check: no timing hint
+        record("auth.signin_failed", ip=ip, reason="unknown", login=(login or "")[:64])
+        raise ValidationError(_l("The email, identity number or password is not correct."), field="password")
+    user = _lock(user)
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        record("auth.signin_refused", target=user, ip=ip, reason="locked")
+        raise LockedOut(_lockout_message(user), field="password")
+    if not verify_password(user.password_hash, password):
+        register_failure(user, ip=ip, reason="password")
+        if user.locked_until and user.locked_until > now:
+            raise LockedOut(_lockout_message(user), field="password")
+        raise ValidationError(_l("The email, identity number or password is not correct."), field="password")
+    if not user.is_active:
+        record("auth.signin_refused", target=user, ip=ip, reason="disabled")
+        raise Forbidden(_l("This account is disabled. Please contact the support desk."), field="password")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def register_failure(user: User, *, ip: str | None, reason: str) -> None:
+    cfg = current_app.config
+    user.failed_login_count = (user.failed_login_count or 0) + 1
+    record("auth.signin_failed", target=user, ip=ip, reason=reason, count=user.failed_login_count)
+    if user.failed_login_count >= cfg["LOGIN_LOCKOUT_THRESHOLD"]:
+        user.locked_until = utcnow() + timedelta(seconds=cfg["LOGIN_LOCKOUT_SECONDS"])
+        user.failed_login_count = 0
+        record("auth.lockout", target=user, ip=ip, until=user.locked_until.isoformat())
+
+
+def signed_in(user: User, *, ip: str | None, mfa: bool) -> None:
+    """Record a completed sign-in (after the password and, if enrolled, the TOTP step)."""
+    user.failed_login_count = 0
+    user.locked_until = None
+    record("auth.signin", actor=user, target=user, ip=ip, mfa=mfa)
+
+
+def sign_out(user: User, *, ip: str | None) -> None:
+    """End every session of the user (this one and any other)."""
+    db.session.execute(update(User).where(User.id == user.id)
+                       .values(session_version=User.session_version + 1))
+    record("auth.signout", actor=user, target=user, ip=ip)
+
+
+def _bump_sessions(user: User) -> None:
+    user.session_version = (user.session_version or 1) + 1
+
+
+# -------------------------------------------------------------------- TOTP
+
+def utcnow_aware():
+    from datetime import UTC
+
+    return utcnow().replace(tzinfo=UTC)
+
+
+def _match_step(secret: str, code: str) -> int | None:
+    """The time step (now, or one either side) whose code is `code`, else None."""
+    import hmac
+
+    code = "".join((code or "").split())
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(utcnow_aware())
+    for step in (now - 1, now, now + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def verify_totp(user: User, code: str, *, ip: str | None = None) -> None:
+    """Accept a TOTP code once; a wrong or reused code counts as a failed sign-in."""
+    step = _match_step(user.totp_secret or "", code) if user.mfa_enabled else None
+    if step is not None:
+        res = db.session.execute(
+            update(User).where(User.id == user.id,
+                               or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+            .values(totp_last_step=step).execution_options(synchronize_session=False))
+        if res.rowcount == 1:
+            db.session.refresh(user)
+            return
+        reason = "totp_reused"
+    else:
+        reason = "totp"
+    user = _lock(user)
+    register_failure(user, ip=ip, reason=reason)
+    if user.locked_until and user.locked_until > utcnow():
+        raise LockedOut(_lockout_message(user), field="code")
+    if reason == "totp_reused":
+        raise ValidationError(_l("This code was already used. Wait for the next code."), field="code")
+    raise ValidationError(_l("The code is not correct."), field="code")
+
+
+def start_totp_enrolment(user: User) -> tuple[str, str]:
+    """A new pending secret and its otpauth:// URI (shown once; active after confirm_totp)."""
+    secret = pyotp.random_base32()
+    user.totp_pending_secret = secret
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+    return secret, uri
+
+
+def confirm_totp(user: User, *, password: str, code: str, ip: str | None = None) -> None:
+    """Turn on TOTP with the pending secret, after the current password and a code from it."""
+    if not verify_password(user.password_hash, password):
+        raise ValidationError(_l("Your current password is not correct."), field="current_password")
+    secret = user.totp_pending_secret
+    if not secret:
+        raise ValidationError(_l("Start again: the setup has expired."), field="code")
+    step = _match_step(secret, code)
+    if step is None:
+        raise ValidationError(_l("The code is not correct."), field="code")
+    user.totp_secret, user.totp_pending_secret = secret, None
+    user.totp_last_step, user.mfa_enabled = step, True
+    record("account.mfa_enabled", actor=user, target=user, ip=ip)
+
+
+def disable_totp(user: User, *, password: str, ip: str | None = None) -> None:
+    """Customers may turn TOTP off (with their password); staff may not."""
+    if user.is_staff:
+        raise Forbidden(_l("Staff accounts must keep two-factor sign-in."))
+    if not verify_password(user.password_hash, password):
+        raise ValidationError(_l("Your current password is not correct."), field="current_password")
+    user.mfa_enabled, user.totp_secret, user.totp_last_step = False, None, None
+    record("account.mfa_disabled", actor=user, target=user, ip=ip)
+
+
+# --------------------------------------------------------------- passwords
+
+def change_password(user: User, *, current: str, new: str, ip: str | None = None) -> None:
+    if not verify_password(user.password_hash, current):
+        raise ValidationError(_l("Your current password is not correct."), field="current_password")
+    check_password_strength(new, user_inputs=[user.full_name, user.email, user.company_name], field="new_password")
+    user.password_hash = hash_password(new)
+    _bump_sessions(user)
+    record("account.password_changed", actor=user, target=user, ip=ip)
+    queue_mail(user.email, _l("Your eBiz password was changed"), "password_changed", user=user)
+
+
+def request_password_reset(email: str, *, ip: str | None = None) -> None:
+    """Email a reset link when an active account has this email; silent otherwise (no hint)."""
+    try:
+        email_n = identity.normalise_email(email)
+    except ValidationError:
+        return
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email_n))
+    if user is None or not user.is_active:
+        record("account.password_reset_requested", ip=ip, known=False)
+        return
+    token = make_token("password-reset", {"uid": user.id, "fp": fingerprint(user.id, user.password_hash)})
+    record("account.password_reset_requested", target=user, ip=ip, known=True)
+    queue_mail(user.email, _l("Reset your eBiz password"), "password_reset", user=user,
+               link=public_url("accounts.reset_password", token=token),
+               minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60)
+
+
+def user_for_reset_token(token: str) -> User:
+    """The user a live reset token belongs to; else ValidationError (expired, used or invalid)."""
+    try:
+        data = read_token("password-reset", token)
+    except TokenError as exc:
+        if exc.reason == "expired":
+            raise ValidationError(_l("This link has expired. Ask for a new one.")) from None
+        raise ValidationError(_l("This link is not valid. Ask for a new one.")) from None
+    user = db.session.get(User, data.get("uid")) if isinstance(data.get("uid"), int) else None
+    if user is None or not user.is_active or data.get("fp") != fingerprint(user.id, user.password_hash):
+        raise ValidationError(_l("This link was already used or is no longer valid. Ask for a new one."))
+    return user
+
+
+def reset_password(token: str, new: str, *, ip: str | None = None) -> User:
+    user = _lock(user_for_reset_token(token))
+    check_password_strength(new, user_inputs=[user.full_name, user.email, user.company_name], field="password")
+    user.password_hash = hash_password(new)
+    user.failed_login_count, user.locked_until = 0, None
+    _bump_sessions(user)
+    record("account.password_reset", actor=user, target=user, ip=ip)
+    queue_mail(user.email, _l("Your eBiz password was changed"), "password_changed", user=user)
+    return user
+
+
+# ------------------------------------------------------------------- email
+
+def request_email_change(user: User, *, password: str, new_email: str, ip: str | None = None) -> str:
+    """Send a confirmation link to the new address and tell the old one; nothing changes yet."""
+    if not verify_password(user.password_hash, password):
+        raise ValidationError(_l("Your current password is not correct."), field="current_password")
+    email_n = identity.normalise_email(new_email, field="new_email")
+    if email_n == user.email:
+        raise ValidationError(_l("This is already your email address."), field="new_email")
+    if _email_taken(email_n, exclude_id=user.id):
+        raise ValidationError(_l("An account with this email already exists."), field="new_email")
+    token = make_token("email-change", {"uid": user.id, "new": email_n, "fp": fingerprint(user.id, user.email)})
+    record("account.email_change_requested", actor=user, target=user, ip=ip, new_email=email_n)
+    queue_mail(email_n, _l("Confirm your new eBiz email address"), "email_change_confirm", user=user,
+               new_email=email_n, link=public_url("accounts.confirm_email", token=token))
+    queue_mail(user.email, _l("A change of your eBiz email address was requested"), "email_change_notice",
+               user=user, new_email=email_n)
+    return email_n
+
+
+def confirm_email_change(token: str, *, ip: str | None = None) -> User:
+    try:
+        data = read_token("email-change", token)
+    except TokenError as exc:
+        if exc.reason == "expired":
+            raise ValidationError(_l("This link has expired. Ask for a new one.")) from None
+        raise ValidationError(_l("This link is not valid.")) from None
+    user = db.session.get(User, data.get("uid")) if isinstance(data.get("uid"), int) else None
+    if user is None or data.get("fp") != fingerprint(user.id, user.email) or not data.get("new"):
+        raise ValidationError(_l("This link was already used or is no longer valid."))
+    user = _lock(user)
+    new = data["new"]
+    if _email_taken(new, exclude_id=user.id):
+        raise Conflict(_l("An account with this email already exists."))
+    old = user.email
+    user.email = new
+    record("account.email_changed", actor=user, target=user, ip=ip, old_email=old, new_email=new)
+    queue_mail(old, _l("Your eBiz email address was changed"), "email_changed", user=user, old_email=old,
+               new_email=new)
+    return user
+
+
+# ------------------------------------------------------------ staff actions
+
+def _require_admin(actor: User) -> None:
+    if actor is None or actor.role != Role.ADMIN:
+        raise Forbidden()
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def search_users(q: str | None = None, *, role: str | None = None):
+    """A select() of users matching name, email or identity number (newest first)."""
+    stmt = select(User).order_by(User.id.desc())
+    text = (q or "").strip()
+    if text:
+        like = f"%{text.lower()}%"
+        compact = text.replace("-", "").replace(" ", "").upper()
+        stmt = stmt.where(or_(
+            func.lower(User.full_name).like(like), func.lower(User.email).like(like),
+            func.lower(User.company_name).like(like),
+            User.mykad == compact, User.passport_no == compact, User.company_reg_no == compact,
+            User.rep_mykad == compact, User.company_reg_no == text.upper(),
+        ))
+    if role:
+        stmt = stmt.where(User.role == role)
+    return stmt
+
+
+def set_active(actor: User, user: User, active: bool, *, ip: str | None = None) -> None:
+    """Enable or disable an account; disabling ends its sessions."""
+    _require_admin(actor)
+    if user.id == actor.id:
+        raise Forbidden(_l("You cannot disable your own account."))
+    user = _lock(user)
+    if bool(user.active) == active:
+        return
+    user.active = active
+    if not active:
+        _bump_sessions(user)
+    record("account.enabled" if active else "account.disabled", actor=actor, target=user, ip=ip)
+
+
+def set_role(actor: User, user: User, role: str, *, counter=None, ip: str | None = None) -> None:
+    """Assign a role (and, for counter staff, its counter). Staff must enrol TOTP at next sign-in."""
+    _require_admin(actor)
+    if role not in set(Role):
+        raise ValidationError(_l("Choose a role."), field="role")
+    if role == Role.COUNTER and counter is None:
+        raise ValidationError(_l("Counter staff belong to a counter: choose one."), field="counter_id")
+    if user.id == actor.id and role != Role.ADMIN:
+        raise Forbidden(_l("You cannot remove your own administrator role."))
+    user = _lock(user)
+    new_counter_id = counter.id if (counter is not None and role == Role.COUNTER) else None
+    if user.role == role and user.counter_id == new_counter_id:
+        return
+    old_role, old_counter = user.role, user.counter_id
+    user.role, user.counter_id = role, new_counter_id
+    if role in STAFF_ROLES and old_role not in STAFF_ROLES:
+        _bump_sessions(user)  # sign in again, through the TOTP step
+    record("account.role_changed", actor=actor, target=user, ip=ip, old_role=old_role, new_role=role,
+           old_counter_id=old_counter, new_counter_id=new_counter_id)
+
+
+def reset_mfa(actor: User, user: User, *, ip: str | None = None) -> None:
+    """An administrator clears a user's TOTP (lost device); staff enrol again at their next sign-in."""
+    _require_admin(actor)
+    if user.id == actor.id:
+        raise Forbidden(_l("Ask another administrator to reset your own two-factor sign-in."))
+    user = _lock(user)
+    if not user.mfa_enabled and not user.totp_pending_secret:
+        return
+    user.mfa_enabled, user.totp_secret, user.totp_pending_secret, user.totp_last_step = False, None, None, None
+    _bump_sessions(user)
+    record("account.mfa_reset", actor=actor, target=user, ip=ip)
+
+
+def upgrade_to_primary(actor: User, user: User, *, counter, document_ref: str, ip: str | None = None) -> None:
+    """Counter staff verified the customer's identity document: the customer becomes Primary."""
+    if actor is None or actor.role != Role.COUNTER or counter is None or actor.counter_id != counter.id:
+        raise Forbidden(_l("Only staff of this counter may verify identities here."))
+    if user.role != Role.CUSTOMER:
+        raise ValidationError(_l("Only customers have a tier."))
+    ref = " ".join((document_ref or "").split())
+    if not ref:
+        raise ValidationError(_l("Record the document you checked."), field="document_number")
+    user = _lock(user)
+    if not user.is_active:
+        raise Forbidden(_l("This account is disabled."))
+    if user.tier == Tier.PRIMARY:
+        raise Conflict(_l("This customer is already Primary."))
+    user.tier = Tier.PRIMARY
+    user.primary_verified_at = utcnow()
+    record("account.tier_changed", actor=actor, target=user, ip=ip, old_tier=Tier.REGULAR,
+           new_tier=Tier.PRIMARY, counter=counter.code, document=ref)
+    queue_mail(user.email, _l("Your eBiz account is now Primary"), "primary_upgrade", user=user, counter=counter)

@@ -1,0 +1,384 @@
+"""Accounts pages: register, sign in and out, password, email, MFA, profile."""
+
+import hashlib
+import time
+
+import segno
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+from wtforms.fields.choices import SelectChoice
+
+from ..errors import EbizError
+from ..extensions import db, limiter, login_manager
+from ..main_views import safe_next
+from . import identity, service
+from .decorators import MFA_SESSION_KEY, mfa_verified
+from .forms import (
+    ChangeEmailForm,
+    ChangePasswordForm,
+    ConfirmForm,
+    ForgotForm,
+    LoginForm,
+    MfaDisableForm,
+    MfaSetupForm,
+    RegisterForm,
+    ResetForm,
+    TotpForm,
+)
+from .models import Role, User
+
+bp = Blueprint("accounts", __name__, url_prefix="/account")
+PENDING_KEY = "mfa_pending"
+PENDING_MAX_AGE = 300
+
+
+@bp.record_once
+def _setup(state):
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "warning"
+
+
+@login_manager.user_loader
+def _load_user(session_id: str):
+    """Load the user only while the session's version matches (see User.get_id)."""
+    user_id, _sep, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_version != int(version) or not user.is_active:
+        return None
+    return user
+
+
+@bp.app_template_global()
+def rate_limit_retry_seconds() -> int | None:
+    """Seconds until the rate limit that refused this request resets (for the 429 page)."""
+    current = limiter.current_limit
+    if current is None:
+        return None
+    return max(1, int(current.reset_at - time.time()))
+
+
+def _ip() -> str | None:
+    return request.remote_addr
+
+
+def home_for(user: User) -> str:
+    """Where each role lands after signing in."""
+    if user.role == Role.ADMIN:
+        return url_for("admin.index")
+    if user.role == Role.SUPPORT:
+        return url_for("admin.support_home")
+    if user.role == Role.COUNTER:
+        return url_for("counter.desk")
+    return url_for("accounts.profile")
+
+
+def show_error(form, exc: EbizError) -> None:
+    """Put the service's message(s) beside their fields, or flash it when it has no field."""
+    errors = exc.details.get("errors") or ({exc.field: str(exc.message)} if exc.field else {})
+    placed = False
+    for name, message in errors.items():
+        field = getattr(form, name, None) if name else None
+        if field is not None:
+            field.errors = [*field.errors, message]
+            placed = True
+    if not placed:
+        flash(str(exc.message), "error")
+
+
+def fresh_session() -> None:
+    """Drop everything in the session (and the CSRF token cached for this request with it)."""
+    session.clear()
+    session.permanent = True  # lasts PERMANENT_SESSION_LIFETIME, not just the browser session
+    g.pop("csrf_token", None)
+
+
+def _complete_login(user: User, *, mfa: bool, next_url: str | None):
+    fresh_session()  # a fresh session at sign-in: nothing carried over from before
+    login_user(user)
+    if mfa:
+        session[MFA_SESSION_KEY] = user.get_id()
+    service.signed_in(user, ip=_ip(), mfa=mfa)
+    db.session.commit()
+    if user.is_staff and not mfa:
+        flash(_("Staff accounts use two-factor sign-in. Set up your authenticator app to continue."), "warning")
+        return redirect(url_for("accounts.mfa_setup"))
+    return redirect(safe_next(next_url, home_for(user)))
+
+
+def _login_ip_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT_IP"]
+
+
+def _login_account_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"]
+
+
+def _account_key() -> str:
+    """Rate-limit key of the account being tried (the login as typed, normalised)."""
+    login = (request.form.get("login") or "").strip().lower().replace("-", "").replace(" ", "")
+    if not login:
+        pending = session.get(PENDING_KEY) or {}
+        login = f"uid:{pending.get('uid')}"
+    return "account:" + hashlib.sha256(login.encode()).hexdigest()[:32]
+
+
+_limit_ip = limiter.limit(_login_ip_limit, methods=["POST"], scope="login-ip")
+_limit_account = limiter.limit(_login_account_limit, key_func=_account_key, methods=["POST"], scope="login-account")
+
+
+# ------------------------------------------------------------ registration
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = RegisterForm()
+    form.nationality.choices = [SelectChoice("", _("Choose a country"))] + [
+        SelectChoice(code, name) for code, name in identity.countries()]
+    if form.validate_on_submit():
+        try:
+            user = service.register(
+                kind=form.kind.data, full_name=form.full_name.data, email=form.email.data,
+                password=form.password.data, phone=form.phone.data, mykad=form.mykad.data,
+                passport_no=form.passport_no.data, nationality=form.nationality.data,
+                company_reg_no=form.company_reg_no.data, company_name=form.company_name.data,
+                rep_mykad=form.rep_mykad.data, locale=str(get_locale()), ip=_ip())
+        except EbizError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            flash(_("Welcome to eBiz. Your account is ready."), "success")
+            return _complete_login(user, mfa=False, next_url=url_for("accounts.profile"))
+    return render_template("accounts/register.html", form=form)
+
+
+# ----------------------------------------------------------------- sign-in
+
+@bp.route("/login", methods=["GET", "POST"])
+@_limit_ip
+@_limit_account
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    next_url = request.args.get("next")
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = service.authenticate(form.login.data, form.password.data, ip=_ip())
+        except EbizError as exc:
+            db.session.commit()  # the failure count, lockout and audit events stay
+            show_error(form, exc)
+            status = 429 if isinstance(exc, service.LockedOut) else 200
+        else:
+            if user.mfa_enabled:
+                db.session.commit()
+                fresh_session()
+                session[PENDING_KEY] = {"uid": user.id, "v": user.session_version, "at": int(time.time()),
+                                        "next": safe_next(next_url, "")}
+                return redirect(url_for("accounts.mfa_verify"))
+            return _complete_login(user, mfa=False, next_url=next_url)
+    return render_template("accounts/login.html", form=form), status
+
+
+def _pending_user() -> User | None:
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_MAX_AGE:
+        return None
+    user = db.session.get(User, pending.get("uid"))
+    if user is None or user.session_version != pending.get("v") or not user.is_active:
+        return None
+    return user
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@_limit_ip
+@_limit_account
+def mfa_verify():
+    user = _pending_user()
+    if user is None:
+        session.pop(PENDING_KEY, None)
+        flash(_("Please sign in again."), "warning")
+        return redirect(url_for("accounts.login"))
+    form = TotpForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.verify_totp(user, form.code.data, ip=_ip())
+        except EbizError as exc:
+            db.session.commit()
+            show_error(form, exc)
+            status = 429 if isinstance(exc, service.LockedOut) else 200
+        else:
+            return _complete_login(user, mfa=True, next_url=session.get(PENDING_KEY, {}).get("next"))
+    return render_template("accounts/mfa_verify.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        service.sign_out(current_user._get_current_object(), ip=_ip())
+        db.session.commit()
+    logout_user()
+    fresh_session()
+    flash(_("You have signed out."), "success")
+    return redirect(url_for("main.home"))
+
+
+# ----------------------------------------------------------------- profile
+
+@bp.get("/")
+@login_required
+def profile():
+    return render_template("accounts/profile.html", user=current_user, mfa_ok=mfa_verified())
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        keep_mfa = mfa_verified()
+        user = current_user._get_current_object()
+        try:
+            service.change_password(user, current=form.current_password.data, new=form.new_password.data, ip=_ip())
+        except EbizError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            # Every other session ended with the old session version; this one continues.
+            fresh_session()
+            login_user(user)
+            if keep_mfa:
+                session[MFA_SESSION_KEY] = user.get_id()
+            flash(_("Your password was changed. Other devices have been signed out."), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/change_password.html", form=form)
+
+
+@bp.route("/email", methods=["GET", "POST"])
+@login_required
+def change_email():
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        try:
+            new = service.request_email_change(current_user._get_current_object(), password=form.current_password.data,
+                                               new_email=form.new_email.data, ip=_ip())
+        except EbizError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("We sent a confirmation link to %(email)s. Your current address stays in use until you "
+                    "confirm.", email=new), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/change_email.html", form=form)
+
+
+@bp.route("/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email(token: str):
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            service.confirm_email_change(token, ip=_ip())
+        except EbizError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            db.session.commit()
+            flash(_("Your email address was changed."), "success")
+            return redirect(url_for("accounts.profile") if current_user.is_authenticated
+                            else url_for("accounts.login"))
+    return render_template("accounts/confirm_email.html", form=form)
+
+
+# ------------------------------------------------------------ forgot/reset
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@_limit_ip
+def forgot_password():
+    form = ForgotForm()
+    if form.validate_on_submit():
+        service.request_password_reset(form.email.data, ip=_ip())
+        db.session.commit()
+        flash(_("If an account uses this email, we have sent it a link to choose a new password. "
+                "The link works once, for %(n)d minutes.", n=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60),
+              "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    try:
+        service.user_for_reset_token(token)
+    except EbizError as exc:
+        return render_template("accounts/reset.html", form=None, problem=exc.message), 400
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            service.reset_password(token, form.password.data, ip=_ip())
+        except EbizError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            logout_user()
+            fresh_session()
+            flash(_("Your password was changed. Please sign in with it."), "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset.html", form=form, problem=None)
+
+
+# --------------------------------------------------------------------- MFA
+
+@bp.route("/mfa", methods=["GET", "POST"])
+@login_required
+def mfa_setup():
+    user = current_user._get_current_object()
+    next_url = request.args.get("next")
+    if user.mfa_enabled:
+        return render_template("accounts/mfa_status.html", user=user, form=MfaDisableForm())
+    form = MfaSetupForm()
+    qr = secret = None
+    if form.validate_on_submit():
+        try:
+            service.confirm_totp(user, password=form.current_password.data, code=form.code.data, ip=_ip())
+        except EbizError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            session[MFA_SESSION_KEY] = user.get_id()
+            flash(_("Two-factor sign-in is on. You will be asked for a code at every sign-in."), "success")
+            return redirect(safe_next(next_url, home_for(user)))
+    elif request.method == "GET":
+        # A new secret, shown this once; it becomes active only when confirmed with a code.
+        secret, uri = service.start_totp_enrolment(user)
+        db.session.commit()
+        qr = segno.make(uri, error="m").svg_data_uri(scale=5, dark="#1b2430")
+    return render_template("accounts/mfa_setup.html", form=form, qr=qr, secret=secret, user=user)
+
+
+@bp.post("/mfa/disable")
+@login_required
+def mfa_disable():
+    form = MfaDisableForm()
+    if form.validate_on_submit():
+        try:
+            service.disable_totp(current_user._get_current_object(), password=form.current_password.data, ip=_ip())
+        except EbizError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            db.session.commit()
+            session.pop(MFA_SESSION_KEY, None)
+            flash(_("Two-factor sign-in is off."), "success")
+    return redirect(url_for("accounts.mfa_setup"))

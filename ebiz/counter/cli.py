@@ -1,0 +1,5 @@
+"""`flask counter ...` commands."""
+
+from flask.cli import AppGroup
+
+cli = AppGroup("counter", help="Counter commands.")

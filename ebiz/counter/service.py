@@ -1,0 +1,81 @@
+"""The counter desk: find a customer, record the identity check, upgrade to Primary.
+
+Invariants:
+- Only counter staff act at a counter, and only at their own counter.
+- An upgrade records the document seen (type and number), which must match
+  the identity number on the customer's record: MyKad for an individual,
+  passport for a non-citizen, and for a company its registration number or
+  the representative's MyKad. The upgrade itself (tier, audit event, mail) is
+  `accounts.service.upgrade_to_primary`, in the same transaction.
+"""
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+
+from ..accounts import identity
+from ..accounts import service as accounts
+from ..accounts.models import Kind, Role, User
+from ..errors import Forbidden, ValidationError
+from ..extensions import db
+from .models import Counter
+
+DOCUMENT_TYPES = {
+    "mykad": _l("MyKad"),
+    "passport": _l("Passport"),
+    "company_cert": _l("Company registration certificate (SSM)"),
+}
+
+
+def counter_of(actor: User) -> Counter:
+    """The counter this staff member works at (Forbidden when none)."""
+    if actor is None or actor.role != Role.COUNTER or not actor.counter_id:
+        raise Forbidden(_l("Only counter staff may use the counter desk."))
+    counter = db.session.get(Counter, actor.counter_id)
+    if counter is None or not counter.active:
+        raise Forbidden(_l("Your counter is not active."))
+    return counter
+
+
+def find_customers(q: str, limit: int = 20) -> list[User]:
+    """Customers whose email, MyKad, passport, company number or representative's MyKad is `q`."""
+    text = (q or "").strip()
+    if not text:
+        return []
+    compact = text.replace("-", "").replace(" ", "").upper()
+    stmt = (select(User).where(User.role == Role.CUSTOMER)
+            .where(or_(func.lower(User.email) == text.lower(), User.mykad == compact,
+                       User.passport_no == compact, User.company_reg_no == compact,
+                       User.company_reg_no == text.upper(), User.rep_mykad == compact))
+            .order_by(User.id).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
+def _document_number(doc_type: str, number: str) -> str:
+    """The document number as stored on accounts (ValidationError when malformed)."""
+    if doc_type == "mykad":
+        return identity.normalise_mykad(number, field="document_number")
+    if doc_type == "passport":
+        return identity.normalise_passport(number, field="document_number")
+    return identity.normalise_company_reg_no(number, field="document_number")
+
+
+def _matches(user: User, doc_type: str, number: str) -> bool:
+    if doc_type == "mykad":
+        return number in {user.mykad, user.rep_mykad} - {None}
+    if doc_type == "passport":
+        return number == user.passport_no
+    return user.kind == Kind.COMPANY and number == user.company_reg_no
+
+
+def verify_and_upgrade(actor: User, customer: User, *, document_type: str, document_number: str,
+                       ip: str | None = None) -> None:
+    """Record the identity document seen at the counter and make the customer Primary."""
+    counter = counter_of(actor)
+    if document_type not in DOCUMENT_TYPES:
+        raise ValidationError(_l("Choose the document you checked."), field="document_type")
+    number = _document_number(document_type, document_number)
+    if not _matches(customer, document_type, number):
+        raise ValidationError(_l("This document does not match the identity number of the account."),
+                              field="document_number")
+    ref = f"{document_type}:{number}"
+    accounts.upgrade_to_primary(actor, customer, counter=counter, document_ref=ref, ip=ip)

@@ -1,0 +1,49 @@
+"""Flask extensions, created unbound here and bound in `create_app`."""
+
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address)
+babel = Babel()
+
+
+def is_sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"
+
+
+def begin_write() -> None:
+    """Start this session's transaction as a write transaction.
+
+    On SQLite a deferred transaction that reads and then writes can fail with
+    "database is locked" when another writer commits in between; an
+    immediate transaction takes the write lock up front and waits its turn
+    instead. On PostgreSQL this is a no-op: services lock rows with
+    SELECT ... FOR UPDATE. Does nothing when the transaction already began.
+    """
+    if not is_sqlite() or db.session().in_transaction():
+        return
+    db.session.connection(execution_options={"sqlite_immediate": True})

@@ -1,0 +1,42 @@
+"""Pages that belong to no domain: home and the language switch."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from . import LANG_COOKIE
+
+bp = Blueprint("main", __name__)
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """A local path to go back to, or the fallback: never another site (no open redirect)."""
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return fallback
+    return target
+
+
+@bp.get("/")
+def home():
+    return render_template("home.html")
+
+
+@bp.post("/language")
+def set_language():
+    """Switch the language; the choice persists in a cookie for a year."""
+    lang = request.form.get("lang", "")
+    back = safe_next(request.form.get("next"), url_for("main.home"))
+    response = redirect(back)
+    if lang in current_app.config["LANGUAGES"]:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
+
+
+@bp.get("/healthz")
+def healthz():
+    return {"status": "ok"}

@@ -1,0 +1,143 @@
+"""Forgot/reset password and change of email: links that expire, work once and reveal nothing."""
+
+import re
+
+from sqlalchemy import select
+
+from ebiz.accounts.models import User
+from ebiz.audit.models import AuditEvent
+from ebiz.extensions import db
+from ebiz.notifications.models import OutboxMessage
+from tests.factories import PASSWORD, csrf_from, make_user, sign_in
+
+NEW = "Kompas-Teodolit-Aras-42"
+
+
+def _mails(to=None):
+    q = select(OutboxMessage).order_by(OutboxMessage.id)
+    if to:
+        q = q.where(OutboxMessage.to_address == to)
+    return db.session.scalars(q).all()
+
+
+def _link(msg) -> str:
+    return re.search(r"http://localhost(/\S+)", msg.body_text).group(1)
+
+
+def _forgot(client, email):
+    page = client.get("/account/forgot")
+    return client.post("/account/forgot", data={"csrf_token": csrf_from(page.data), "email": email},
+                       follow_redirects=True)
+
+
+def _reset(client, path, password=NEW):
+    page = client.get(path)
+    if page.status_code != 200:
+        return page
+    return client.post(path, data={"csrf_token": csrf_from(page.data), "password": password, "confirm": password})
+
+
+def test_forgot_password_never_reveals_whether_the_account_exists(client):
+    user = make_user()
+    known = _forgot(client, user.email.upper()).get_data(as_text=True)
+    unknown = _forgot(client, "nobody@contoh.my").get_data(as_text=True)
+    strip = lambda html: re.sub(r'value="[^"]*"', "", html)  # noqa: E731  (CSRF tokens differ)
+    assert strip(known) == strip(unknown)
+    assert [m.to_address for m in _mails()] == [user.email]
+
+
+def test_reset_link_works_once(client):
+    user = make_user()
+    _forgot(client, user.email)
+    path = _link(_mails(user.email)[0])
+    assert path.startswith("/account/reset/")
+    r = _reset(client, path)
+    assert r.status_code == 302 and r.headers["Location"] == "/account/login"
+    db.session.refresh(user)
+    from ebiz.accounts.passwords import verify_password
+
+    assert verify_password(user.password_hash, NEW)
+    # Used: the same link is dead.
+    r = _reset(client, path, "Another-Strong-Phrase-77")
+    assert r.status_code == 400
+    db.session.refresh(user)
+    assert verify_password(user.password_hash, NEW)
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "account.password_reset"))
+
+
+def test_reset_link_dies_when_the_password_changes(client):
+    user = make_user()
+    _forgot(client, user.email)
+    path = _link(_mails(user.email)[0])
+    sign_in(client, user)
+    page = client.get("/account/password")
+    client.post("/account/password", data={"csrf_token": csrf_from(page.data), "current_password": PASSWORD,
+                                           "new_password": NEW, "confirm": NEW})
+    assert client.get(path).status_code == 400
+
+
+def test_reset_link_expires(app, client):
+    user = make_user()
+    _forgot(client, user.email)
+    path = _link(_mails(user.email)[0])
+    app.config["PASSWORD_RESET_MAX_AGE"] = -1
+    try:
+        r = client.get(path)
+        assert r.status_code == 400 and "expired" in r.get_data(as_text=True)
+    finally:
+        app.config["PASSWORD_RESET_MAX_AGE"] = 3600
+    assert client.get(path[:-3] + "xyz").status_code == 400
+
+
+def test_reset_refuses_a_weak_password_and_keeps_the_old_one(client):
+    user = make_user()
+    before = user.password_hash
+    _forgot(client, user.email)
+    r = _reset(client, _link(_mails(user.email)[0]), "password")
+    assert r.status_code == 200 and 'id="password-error"' in r.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.password_hash == before
+
+
+def test_change_email_is_confirmed_by_the_new_address(app, client):
+    user = make_user(email="lama@contoh.my")
+    sign_in(client, user)
+    page = client.get("/account/email")
+    r = client.post("/account/email", data={"csrf_token": csrf_from(page.data), "new_email": "Baru@Contoh.my",
+                                            "current_password": PASSWORD})
+    assert r.status_code == 302
+    db.session.refresh(user)
+    assert user.email == "lama@contoh.my"  # the old address stays until confirmed
+    confirm = _mails("baru@contoh.my")
+    notice = _mails("lama@contoh.my")
+    assert len(confirm) == 1 and len(notice) == 1 and "baru@contoh.my" in notice[0].body_text
+    path = _link(confirm[0])
+    other = app.test_client()  # the link works from any browser
+    page = other.get(path)
+    assert page.status_code == 200
+    r = other.post(path, data={"csrf_token": csrf_from(page.data)})
+    assert r.status_code == 302
+    db.session.refresh(user)
+    assert user.email == "baru@contoh.my"
+    assert len(_mails("lama@contoh.my")) == 2  # told of the change
+    # The link worked once.
+    page = other.get(path)
+    other.post(path, data={"csrf_token": csrf_from(page.data)})
+    assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "account.email_changed")
+                             .order_by(AuditEvent.id.desc()).limit(1))
+    assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "account.email_changed")).all()) == 1
+
+
+def test_change_email_needs_the_password_and_a_free_address(client):
+    user = make_user()
+    make_user(email="taken@contoh.my")
+    sign_in(client, user)
+    page = client.get("/account/email")
+    r = client.post("/account/email", data={"csrf_token": csrf_from(page.data), "new_email": "baru@contoh.my",
+                                            "current_password": "not-my-password"})
+    assert 'id="current_password-error"' in r.get_data(as_text=True)
+    r = client.post("/account/email", data={"csrf_token": csrf_from(page.data), "new_email": "TAKEN@contoh.my",
+                                            "current_password": PASSWORD})
+    assert 'id="new_email-error"' in r.get_data(as_text=True)
+    assert _mails() == []
+    assert db.session.get(User, user.id).email == user.email

@@ -1,0 +1,156 @@
+"""Fixtures shared by every test.
+
+The suite runs on SQLite and again on PostgreSQL (TEST_DATABASE_URL, default
+the local server's `test` database). Each run gets its own PostgreSQL schema,
+so two runs on one machine never meet. A missing service skips its tests
+with the reason, or fails them when EBIZ_REQUIRE_SERVICES=1.
+"""
+
+import os
+import secrets
+import socket
+from contextlib import contextmanager
+
+import pytest
+from flask import g, request_started
+from sqlalchemy import create_engine, text
+
+from config import TestingConfig
+from ebiz import create_app
+from ebiz.extensions import db
+
+REQUIRE_SERVICES = os.environ.get("EBIZ_REQUIRE_SERVICES") == "1"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def require_service(name: str, reason: str):
+    """Skip (or fail, when services are required) because `name` is missing."""
+    message = f"{name} unavailable: {reason}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} (EBIZ_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(message)
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def private_pg_schema(prefix: str = "t"):
+    """A URL for a new, empty PostgreSQL schema of its own, dropped afterwards (or skip/fail)."""
+    schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # noqa: BLE001  (any failure to connect means "unavailable")
+        require_service("PostgreSQL", f"{PG_URL}: {type(exc).__name__}: {exc}".splitlines()[0])
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
+    """The database each test runs on: a SQLite file, then a private PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    with private_pg_schema() as url:
+        yield url
+
+
+def _fresh_request_caches(sender, **_extra):
+    """Forget what extensions cache in `g` (signed-in user, CSRF token, locale) at each request.
+
+    In production every request has its own app context. Here the `app` fixture keeps one
+    context open around a whole test, and Flask reuses it for test-client requests, so
+    without this a second client would see the first one's sign-in.
+    """
+    for key in ("_login_user", "csrf_token", "_flask_babel"):
+        g.pop(key, None)
+
+
+request_started.connect(_fresh_request_caches)  # every app the tests build
+
+
+@pytest.fixture(scope="session")
+def _app(database_url, tmp_path_factory):
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+        STORAGE_DIR = str(tmp_path_factory.mktemp("storage"))
+
+    app = create_app(Config)
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _wipe(app):
+    """Empty every table: a clean database for the next test."""
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                names = ", ".join(f'"{t}"' for t in tables)
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for t in tables:
+                    conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture
+def app(_app):
+    """The app with a clean database and an app context pushed."""
+    _wipe(_app)
+    _app.config.update(RATELIMIT_ENABLED=True)
+    from ebiz.extensions import limiter
+
+    limiter.reset()
+    with _app.app_context():
+        yield _app
+        db.session.rollback()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def is_postgres(app) -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _no_outbound_network(monkeypatch):
+    """Tests talk only to loopback: any other connection is an error."""
+    real = socket.socket.connect
+
+    def guarded(self, address):
+        if isinstance(address, tuple) and address and isinstance(address[0], str):
+            host = address[0]
+            if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
+                raise RuntimeError(f"test tried to reach {address!r}: only loopback is allowed")
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)

@@ -1,0 +1,114 @@
+"""The counter desk: find a customer, check the document, upgrade to Primary."""
+
+from sqlalchemy import select
+
+from ebiz.accounts.models import Kind, Role, Tier
+from ebiz.audit.models import AuditEvent
+from ebiz.extensions import db
+from ebiz.notifications.models import OutboxMessage
+from tests.factories import csrf_from, make_counter, make_user, sign_in
+
+
+def _staff(client, code="SGR"):
+    counter = make_counter(code)
+    staff = make_user(role=Role.COUNTER, counter=counter)
+    sign_in(client, staff)
+    return staff, counter
+
+
+def test_find_and_upgrade_with_the_matching_document(client):
+    staff, counter = _staff(client)
+    customer = make_user(mykad="850615105523", email="tan@contoh.my")
+    html = client.get("/counter/", query_string={"q": "850615-10-5523"}).get_data(as_text=True)
+    assert "tan@contoh.my" in html and f"/counter/customers/{customer.id}" in html
+    page = client.get(f"/counter/customers/{customer.id}")
+    r = client.post(f"/counter/customers/{customer.id}", data={"csrf_token": csrf_from(page.data),
+                                                                "document_type": "mykad",
+                                                                "document_number": "850615-10-5523"})
+    assert r.status_code == 302
+    db.session.refresh(customer)
+    assert customer.tier == Tier.PRIMARY and customer.primary_verified_at is not None
+    ev = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "account.tier_changed"))
+    assert ev.actor_id == staff.id and ev.details["counter"] == counter.code
+    assert ev.details["document"] == "mykad:850615105523"
+    assert db.session.scalar(select(OutboxMessage.template).where(OutboxMessage.to_address == customer.email)) \
+        == "primary_upgrade"
+
+
+def test_company_upgraded_on_its_certificate(client):
+    _staff(client)
+    company = make_user(kind=Kind.COMPANY, company_reg_no="201901012345")
+    page = client.get(f"/counter/customers/{company.id}")
+    client.post(f"/counter/customers/{company.id}", data={"csrf_token": csrf_from(page.data),
+                                                           "document_type": "company_cert",
+                                                           "document_number": "2019-01-012345"})
+    db.session.refresh(company)
+    assert company.tier == Tier.PRIMARY
+
+
+def test_a_document_that_does_not_match_changes_nothing(client):
+    _staff(client)
+    customer = make_user(mykad="850615105523")
+    page = client.get(f"/counter/customers/{customer.id}")
+    for doc_type, number in (("mykad", "900101145678"), ("passport", "K1234567"), ("mykad", "not a number")):
+        r = client.post(f"/counter/customers/{customer.id}", data={"csrf_token": csrf_from(page.data),
+                                                                    "document_type": doc_type,
+                                                                    "document_number": number})
+        assert 'id="document_number-error"' in r.get_data(as_text=True)
+    db.session.refresh(customer)
+    assert customer.tier == Tier.REGULAR
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "account.tier_changed")) is None
+
+
+def test_other_roles_are_refused_at_the_desk(app):
+    customer = make_user(mykad="850615105523")
+    for role in (Role.CUSTOMER, Role.SUPPORT, Role.ADMIN):
+        client = app.test_client()
+        sign_in(client, make_user(role=role))
+        assert client.get("/counter/").status_code == 403
+        page = client.get("/account/")
+        r = client.post(f"/counter/customers/{customer.id}", data={"csrf_token": csrf_from(page.data),
+                                                                    "document_type": "mykad",
+                                                                    "document_number": "850615105523"})
+        assert r.status_code == 403
+    db.session.refresh(customer)
+    assert customer.tier == Tier.REGULAR
+
+
+def test_staff_are_not_served_as_customers(client):
+    _staff(client)
+    other_staff = make_user(role=Role.SUPPORT)
+    assert client.get(f"/counter/customers/{other_staff.id}").status_code == 404
+
+
+def _topup(client, customer, amount="50.00", receipt="HQ-000123"):
+    page = client.get(f"/counter/customers/{customer.id}")
+    return client.post(f"/counter/customers/{customer.id}/topup",
+                       data={"csrf_token": csrf_from(page.data), "amount": amount, "receipt_no": receipt})
+
+
+def test_hq_counter_tops_up_a_primary_wallet_once_per_receipt(client):
+    from ebiz.wallet import service as wallet
+
+    _staff(client, "HQ")
+    customer = make_user(tier=Tier.PRIMARY)
+    assert 'data-testid="topup"' in client.get(f"/counter/customers/{customer.id}").get_data(as_text=True)
+    assert _topup(client, customer).status_code == 302
+    assert _topup(client, customer).status_code == 302  # the same receipt again: credited once
+    assert wallet.balance(customer) == 5000
+    r = _topup(client, customer, amount="12.345", receipt="HQ-000124")
+    assert r.status_code == 400 and 'id="amount-error"' in r.get_data(as_text=True)
+    assert wallet.balance(customer) == 5000
+
+
+def test_state_counter_staff_are_refused_a_top_up(client):
+    from ebiz.wallet import service as wallet
+
+    _staff(client, "SGR")
+    customer = make_user(tier=Tier.PRIMARY)
+    html = client.get(f"/counter/customers/{customer.id}").get_data(as_text=True)
+    assert 'data-testid="topup"' not in html and "HQ counter only" in html
+    r = _topup(client, customer)
+    assert r.status_code == 403
+    assert wallet.balance(customer) == 0
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "wallet.counter_topup_refused"))

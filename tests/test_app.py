@@ -1,0 +1,76 @@
+"""The house: the factory, security headers, language switch, error pages, money helpers."""
+
+import pytest
+
+from ebiz.money import MoneyFormatError, format_sen, parse_ringgit
+
+
+def test_home_is_malay_by_default_with_security_headers(client):
+    r = client.get("/")
+    assert r.status_code == 200
+    assert b"lang=\"ms\"" in r.data
+    csp = r.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"]
+
+
+def test_404_page_is_friendly(client):
+    r = client.get("/no-such-page")
+    assert r.status_code == 404
+    assert b"<html" in r.data
+
+
+@pytest.mark.parametrize("text,sen", [("12", 1200), ("12.5", 1250), ("12.50", 1250), ("RM 1,234.56", 123456),
+                                      ("0.01", 1), (7, 700)])
+def test_parse_ringgit(text, sen):
+    assert parse_ringgit(text) == sen
+
+
+@pytest.mark.parametrize("text", ["", "abc", "-1", "1.234", "nan", "inf", None, "1e3x"])
+def test_parse_ringgit_refuses(text):
+    with pytest.raises(MoneyFormatError):
+        parse_ringgit(text)
+
+
+def test_format_sen():
+    assert format_sen(123456) == "RM 1,234.56"
+    assert format_sen(5) == "RM 0.05"
+    assert format_sen(-500) == "-RM 5.00"
+
+
+def test_error_pages_speak_to_the_user(app, client, monkeypatch):
+    from ebiz import main_views
+    from tests.factories import make_user, sign_in
+
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+    r = client.post("/account/login", data={"login": "x", "password": "y"})  # no CSRF token
+    assert r.status_code == 400 and b"The request could not be understood" in r.data
+    assert b"<html" in client.get("/no-such-page").data
+    sign_in(client, make_user())
+    r = client.get("/admin/users")
+    assert r.status_code == 403 and b"You are not allowed to see this" in r.data
+
+    def broken(*_a, **_k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(main_views, "render_template", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    r = client.get("/")
+    assert r.status_code == 500 and b"Something went wrong on our side" in r.data and b"boom" not in r.data
+
+
+def test_too_many_attempts_page_says_when_to_retry(app, client, monkeypatch):
+    from tests.factories import csrf_from
+
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+    app.config["LOGIN_RATE_LIMIT_IP"] = "1 per minute"
+    try:
+        page = client.get("/account/login")
+        for _ in range(2):
+            r = client.post("/account/login", data={"csrf_token": csrf_from(page.data), "login": "a@b.my",
+                                                    "password": "wrong-password"})
+    finally:
+        app.config["LOGIN_RATE_LIMIT_IP"] = "20 per minute"
+    assert r.status_code == 429
+    assert b"Too many attempts" in r.data and b"You can try again in" in r.data
