@@ -1,0 +1,26 @@
+"""Payments forms (Flask-WTF, CSRF on each)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+
+class CheckAgainForm(FlaskForm):
+    """The "Check again" button on a pending payment (CSRF only)."""
+
+
+class ResolveRefundForm(FlaskForm):
+    note = TextAreaField(_l("How was the money returned?"), validators=[DataRequired(), Length(max=300)])
+
+
+class ReviewedForm(FlaskForm):
+    """Staff mark a flagged (late) payment as reviewed."""
+
+
+class PaymentMethodFields:
+    """Shared choices for forms that pick FPX (with a bank) or a card."""
+
+
+class ReferenceForm(FlaskForm):
+    reference = StringField(_l("Reference"), validators=[DataRequired(), Length(max=24)])

@@ -1,0 +1,157 @@
+"""The payment gateway interface, and the adapter for the built-in sandbox gateway.
+
+A gateway does three things: `start` (where to send the customer to pay), `verify_callback`
+(check a server-to-server notification's signature and read it), and `requery` (ask the
+gateway for a transaction's status). The adapter is chosen by `PAYMENT_GATEWAY`; results
+come back as gateway-neutral `GatewayResult`s whose `status` is one of:
+
+    paid, pending, pending_authorisation, failed, not_found
+
+The sandbox speaks FPX-style status codes: "00" paid, "09" pending, "99" pending
+authorisation (corporate banking waits for a second approver), anything else failed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from flask import current_app
+
+from ..money import parse_ringgit, sen_to_decimal_str
+from .signing import sign_params, verify
+
+SIGNATURE_HEADER = "X-Sandbox-Signature"
+
+
+class GatewayStatus:
+    PAID = "paid"
+    PENDING = "pending"
+    PENDING_AUTHORISATION = "pending_authorisation"
+    FAILED = "failed"
+    NOT_FOUND = "not_found"
+
+
+@dataclass
+class GatewayResult:
+    merchant_ref: str
+    status: str
+    raw_status: str = ""
+    txn_id: str | None = None
+    amount_sen: int | None = None
+    currency: str | None = None
+    event_id: str | None = None
+    details: dict = field(default_factory=dict)
+
+
+class SignatureInvalid(Exception):
+    """A message that claims to come from the gateway is not signed by it."""
+
+
+class GatewayUnavailable(Exception):
+    """The gateway did not answer (network, timeout, 5xx)."""
+
+
+class Gateway(ABC):
+    name = "abstract"
+
+    @abstractmethod
+    def start(self, intent, *, callback_url: str, return_url: str) -> str:
+        """The URL to send the customer's browser to, to pay `intent`."""
+
+    @abstractmethod
+    def verify_callback(self, body: bytes, headers) -> GatewayResult:
+        """Check the signature first, then parse; raise SignatureInvalid or ValueError."""
+
+    @abstractmethod
+    def requery(self, intent) -> GatewayResult:
+        """Ask the gateway for the current status; raise GatewayUnavailable when it cannot answer."""
+
+
+FPX_CODES = {"00": GatewayStatus.PAID, "09": GatewayStatus.PENDING, "99": GatewayStatus.PENDING_AUTHORISATION}
+
+
+def map_sandbox_code(code: str) -> str:
+    if code == "not_found":
+        return GatewayStatus.NOT_FOUND
+    return FPX_CODES.get(code, GatewayStatus.FAILED)
+
+
+def parse_sandbox_message(body: bytes) -> GatewayResult:
+    data = json.loads(body.decode("utf-8"))
+    if not isinstance(data, dict) or not data.get("merchant_ref") or "status_code" not in data:
+        raise ValueError("not a sandbox gateway message")
+    code = str(data["status_code"])
+    amount = data.get("amount")
+    return GatewayResult(
+        merchant_ref=str(data["merchant_ref"]),
+        status=map_sandbox_code(code),
+        raw_status=code,
+        txn_id=data.get("txn_id"),
+        amount_sen=parse_ringgit(amount) if amount not in (None, "") else None,
+        currency=data.get("currency"),
+        event_id=data.get("event_id"),
+        details={k: data[k] for k in ("status_text", "method", "bank_code", "card_brand", "card_last4")
+                 if k in data},
+    )
+
+
+class SandboxGateway(Gateway):
+    """The built-in sandbox: in process (SANDBOX_GATEWAY_URL empty) or a separate server."""
+
+    name = "sandbox"
+
+    @property
+    def _secret(self) -> str:
+        return current_app.config["SANDBOX_GATEWAY_SECRET"]
+
+    @property
+    def _base(self) -> str:
+        return (current_app.config.get("SANDBOX_GATEWAY_URL") or "").rstrip("/")
+
+    def start(self, intent, *, callback_url: str, return_url: str) -> str:
+        params = sign_params(self._secret, {
+            "merchant_ref": intent.reference, "amount": sen_to_decimal_str(intent.amount_sen),
+            "currency": intent.currency, "method": intent.method, "bank_code": intent.bank_code,
+            "callback_url": callback_url, "return_url": return_url, "ts": int(time.time()),
+        })
+        return f"{self._base}/sandbox-gateway/pay?{urlencode(params)}"
+
+    def verify_callback(self, body: bytes, headers) -> GatewayResult:
+        if not verify(self._secret, body, headers.get(SIGNATURE_HEADER)):
+            raise SignatureInvalid()
+        return parse_sandbox_message(body)
+
+    def requery(self, intent) -> GatewayResult:
+        params = sign_params(self._secret, {"merchant_ref": intent.reference, "ts": int(time.time())})
+        if not self._base:
+            from .sandbox import store
+
+            body, signature = store.requery_answer(params, self._secret)
+        else:
+            url = f"{self._base}/sandbox-gateway/api/requery?{urlencode(params)}"
+            timeout = current_app.config.get("PAYMENT_GATEWAY_TIMEOUT", 10)
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (configured URL)
+                    body, signature = resp.read(), resp.headers.get(SIGNATURE_HEADER)
+            except (OSError, urllib.error.URLError) as exc:
+                raise GatewayUnavailable(str(exc)) from exc
+        if not verify(self._secret, body, signature):
+            raise SignatureInvalid()
+        return parse_sandbox_message(body)
+
+
+GATEWAYS: dict[str, type[Gateway]] = {"sandbox": SandboxGateway}
+
+
+def get_gateway(name: str | None = None) -> Gateway:
+    name = name or current_app.config["PAYMENT_GATEWAY"]
+    try:
+        return GATEWAYS[name]()
+    except KeyError:
+        raise RuntimeError(f"unknown PAYMENT_GATEWAY {name!r}") from None

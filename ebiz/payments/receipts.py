@@ -1,0 +1,112 @@
+"""Receipts as PDF (fpdf2), and the issuer and customer blocks every money document shows
+(receipts here; invoices and credit notes in orders, which may import payments).
+The on-screen receipt is templates/payments/receipt.html."""
+
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import gettext as _
+from fpdf import FPDF
+
+from ..accounts.models import Kind
+from ..clock import format_local
+from ..money import format_sen
+from .banks import bank_name
+
+_TYPOGRAPHY = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"',
+                             "\u201d": '"', "\u2026": "...", "\u00a0": " "})
+
+
+def _latin(text) -> str:
+    # The PDF core fonts are Latin-1; anything else is replaced rather than failing.
+    return str(text or "").translate(_TYPOGRAPHY).encode("latin-1", "replace").decode("latin-1")
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """Who issues invoices, receipts and credit notes (config AGENCY_*); empty parts are not shown."""
+
+    name: str
+    address_lines: tuple[str, ...]
+    phone: str
+    email: str
+    sst_no: str
+
+    def contact_lines(self) -> list[str]:
+        """Phone, email and SST number, each labelled, as printed under the address."""
+        lines = []
+        if self.phone:
+            lines.append(_("Tel. %(phone)s", phone=self.phone))
+        if self.email:
+            lines.append(_("Email: %(email)s", email=self.email))
+        if self.sst_no:
+            lines.append(_("SST registration no. %(number)s", number=self.sst_no))
+        return lines
+
+
+def agency_issuer(config=None) -> Issuer:
+    cfg = config if config is not None else current_app.config
+    address = str(cfg.get("AGENCY_ADDRESS") or "")
+    return Issuer(name=str(cfg.get("AGENCY_NAME") or "").strip(),
+                  address_lines=tuple(line.strip() for line in address.splitlines() if line.strip()),
+                  phone=str(cfg.get("AGENCY_PHONE") or "").strip(), email=str(cfg.get("AGENCY_EMAIL") or "").strip(),
+                  sst_no=str(cfg.get("AGENCY_SST_NO") or "").strip())
+
+
+def customer_rows(user) -> list[tuple[str, str]]:
+    """(label, value) rows naming a paying customer: the person, or for a company its name,
+    company number and representative."""
+    if user is None:
+        return []
+    if user.kind == Kind.COMPANY:
+        rows = [(_("Company"), user.company_name or user.full_name)]
+        if user.company_reg_no:
+            rows.append((_("Company number"), user.company_reg_no))
+        rows.append((_("Representative"), user.full_name))
+    else:
+        rows = [(_("Customer"), user.full_name)]
+    rows.append((_("Email"), user.email))
+    return rows
+
+
+def pdf_issuer_block(pdf: FPDF, issuer: Issuer) -> None:
+    """The issuer's name, address and contacts, under the document's title."""
+    pdf.set_font("helvetica", "B", 10)
+    pdf.multi_cell(0, 5, _latin(issuer.name), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", "", 9)
+    for line in (*issuer.address_lines, *issuer.contact_lines()):
+        pdf.multi_cell(0, 4.5, _latin(line), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+
+
+def receipt_pdf(intent, description: str) -> bytes:
+    pdf = FPDF(format="A4")
+    pdf.set_title(f"Receipt {intent.receipt_no}")
+    pdf.set_creator("eBiz")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 10, _latin(f"{_('eBiz Geospatial Store')} - {_('Receipt')} {intent.receipt_no}"),
+             new_x="LMARGIN", new_y="NEXT")
+    pdf_issuer_block(pdf, agency_issuer())
+    pdf.set_font("Helvetica", "", 11)
+    method = {"fpx": f"{_('FPX online banking')} ({bank_name(intent.bank_code)})", "card": _("Card"),
+              "wallet": _("eBiz wallet")}
+    rows = [
+        (_("Receipt"), intent.receipt_no),
+        (_("Date"), format_local(intent.succeeded_at, "%d/%m/%Y %H:%M")),
+        *customer_rows(intent.user),
+        (_("For"), description),
+        (_("Payment reference"), intent.reference),
+        (_("Method"), method.get(intent.method, intent.method)),
+        (_("Gateway transaction"), intent.gateway_txn_id or "-"),
+        (_("Amount paid"), format_sen(intent.amount_sen)),
+    ]
+    for label, value in rows:
+        pdf.set_font("Helvetica", "B", 11)
+        pdf.cell(48, 8, _latin(label))
+        pdf.set_font("Helvetica", "", 11)
+        pdf.multi_cell(0, 8, _latin(value), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font("Helvetica", "I", 9)
+    pdf.multi_cell(0, 5, _latin(_("This receipt was issued electronically and needs no signature.")))
+    return bytes(pdf.output())

@@ -1,0 +1,546 @@
+"""Payments: intents, the state machine, callbacks, requery, reconciliation, receipts, refunds.
+
+`payments` does not know what is being paid for. A payable kind registers callbacks:
+
+    register_payable("order", settle=..., describe=..., return_url=...)
+
+and payments calls `settle(intent)` exactly once, in the transaction that marks the intent
+succeeded (the handler writes its ledger postings through `ebiz.wallet.service.collect` and
+its own state; if it can no longer deliver, it refunds to the wallet or calls
+`queue_refund` itself and returns normally: money received is never dropped).
+
+The contract other domains use:
+- `create_intent(user, *, kind, payable_ref, amount_sen, method, bank_code=None,
+  idempotency_key) -> PaymentIntent`: method "fpx" (with a bank code), "card" or "wallet";
+  the same (user, idempotency key) returns the same intent (a different amount or payable
+  under the same key is a Conflict).
+- `start_online(intent) -> str`: the gateway URL to send the customer's browser to.
+- `pay_with_wallet(intent) -> PaymentIntent`: marks a "wallet" intent succeeded and calls
+  `settle` in the current transaction; InsufficientFunds propagates and nothing is written
+  (the work runs in a savepoint).
+- `queue_refund(intent, amount_sen, reason, *, key=None) -> RefundRequest`: a staff
+  refund-queue entry (idempotent per key; by default one per intent).
+- Endpoints: `payments.status` / `payments.receipt` (by intent reference), `payments.history`.
+
+Invariants:
+- Every change of an intent's status goes through `_apply`, under a row lock on the intent
+  (SELECT ... FOR UPDATE on PostgreSQL, an immediate write transaction on SQLite), and
+  follows `TRANSITIONS`; duplicates and stale events are explicit outcomes, logged as
+  PaymentEvents. A paid intent never goes back; money arriving for a failed or expired
+  intent still succeeds it (and flags it for staff).
+- A callback is believed only after its HMAC signature is verified, and only if its amount
+  and currency equal the intent's; anything else is rejected and audited.
+- Network calls to the gateway happen before any lock is taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app, has_request_context, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
+from sqlalchemy.orm import make_transient_to_detached
+
+from ..audit.service import record
+from ..clock import utcnow
+from ..errors import Conflict, Forbidden, NotFound, ValidationError
+from ..extensions import begin_write, db
+from ..refs import new_reference
+from ..sequences import next_number
+from .banks import BANKS_BY_CODE
+from .gateway import GatewayResult, GatewayStatus, GatewayUnavailable, SignatureInvalid, get_gateway
+from .models import IntentStatus, Method, PaymentEvent, PaymentIntent, PendingReason, RefundRequest, RefundStatus
+
+S, G = IntentStatus, GatewayStatus
+
+
+@dataclass(frozen=True)
+class Payable:
+    settle: object
+    describe: object
+    return_url: object
+
+
+_PAYABLES: dict[str, Payable] = {}
+
+
+def register_payable(kind: str, *, settle, describe, return_url) -> None:
+    """Register a payable kind ("wallet_topup", "order"): see the module docstring."""
+    _PAYABLES[kind] = Payable(settle=settle, describe=describe, return_url=return_url)
+
+
+def payable(kind: str) -> Payable:
+    try:
+        return _PAYABLES[kind]
+    except KeyError:
+        raise RuntimeError(f"payable kind {kind!r} is not registered") from None
+
+
+def describe(intent: PaymentIntent) -> str:
+    p = _PAYABLES.get(intent.kind)
+    return str(p.describe(intent)) if p else intent.kind
+
+
+def return_url(intent: PaymentIntent) -> str | None:
+    p = _PAYABLES.get(intent.kind)
+    return p.return_url(intent) if p else None
+
+
+# -- the state machine ---------------------------------------------------------------
+# (current status, what the gateway says) -> (new status, outcome). Nothing else moves.
+TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
+    (S.PENDING, G.PAID): (S.SUCCEEDED, "applied"),
+    (S.PENDING, G.FAILED): (S.FAILED, "applied"),
+    (S.PENDING, G.PENDING): (S.PENDING, "noted"),
+    (S.PENDING, G.PENDING_AUTHORISATION): (S.PENDING, "noted"),
+    (S.PENDING, G.NOT_FOUND): (S.PENDING, "noted"),
+    (S.SUCCEEDED, G.PAID): (S.SUCCEEDED, "duplicate"),
+    (S.SUCCEEDED, G.FAILED): (S.SUCCEEDED, "ignored"),
+    (S.SUCCEEDED, G.PENDING): (S.SUCCEEDED, "ignored"),
+    (S.SUCCEEDED, G.PENDING_AUTHORISATION): (S.SUCCEEDED, "ignored"),
+    (S.SUCCEEDED, G.NOT_FOUND): (S.SUCCEEDED, "ignored"),
+    # Money that arrives after we gave up is never dropped: it still succeeds (flagged).
+    (S.FAILED, G.PAID): (S.SUCCEEDED, "applied"),
+    (S.FAILED, G.FAILED): (S.FAILED, "duplicate"),
+    (S.FAILED, G.PENDING): (S.FAILED, "ignored"),
+    (S.FAILED, G.PENDING_AUTHORISATION): (S.FAILED, "ignored"),
+    (S.FAILED, G.NOT_FOUND): (S.FAILED, "ignored"),
+    (S.EXPIRED, G.PAID): (S.SUCCEEDED, "applied"),
+    (S.EXPIRED, G.FAILED): (S.EXPIRED, "ignored"),
+    (S.EXPIRED, G.PENDING): (S.EXPIRED, "ignored"),
+    (S.EXPIRED, G.PENDING_AUTHORISATION): (S.EXPIRED, "ignored"),
+    (S.EXPIRED, G.NOT_FOUND): (S.EXPIRED, "ignored"),
+}
+
+PENDING_REASONS = {
+    G.PENDING: PendingReason.AWAITING_BANK,
+    G.PENDING_AUTHORISATION: PendingReason.AWAITING_APPROVER,
+    G.NOT_FOUND: PendingReason.AWAITING_CUSTOMER,
+}
+
+PENDING_TEXT = {
+    PendingReason.AWAITING_CUSTOMER: (
+        _l("We are waiting for you to complete the payment at your bank or card page."),
+        _l("If you closed the bank's page, start the payment again. Nothing has been charged yet."),
+    ),
+    PendingReason.AWAITING_BANK: (
+        _l("Your bank has not confirmed the payment yet."),
+        _l("Banks usually confirm within minutes. Press \"Check again\" shortly; do not pay twice."),
+    ),
+    PendingReason.AWAITING_ANSWER: (
+        _l("We have not yet received the bank's answer."),
+        _l("If money has left your account, it will be credited: we keep asking the bank. "
+           "Press \"Check again\" in a few minutes."),
+    ),
+    PendingReason.AWAITING_APPROVER: (
+        _l("Your company's bank account needs a second approver to authorise this payment."),
+        _l("Ask your company's authoriser to approve it in corporate online banking. This may take hours; "
+           "we confirm automatically once they do."),
+    ),
+}
+
+
+def pending_text(intent: PaymentIntent):
+    return PENDING_TEXT.get(intent.pending_reason or PendingReason.AWAITING_CUSTOMER)
+
+
+# -- creating and starting intents -------------------------------------------------------
+def create_intent(user, *, kind: str, payable_ref: str, amount_sen: int, method: str,
+                  bank_code: str | None = None, idempotency_key: str) -> PaymentIntent:
+    """Create (or find again, by idempotency key) a pending payment intent. See module docstring."""
+    begin_write()
+    payable(kind)
+    if not isinstance(amount_sen, int) or isinstance(amount_sen, bool) or amount_sen <= 0:
+        raise ValidationError(_l("The amount must be more than RM 0.00."), field="amount")
+    if method not in Method.ALL:
+        raise ValidationError(_l("Choose a payment method."), field="method")
+    if method == Method.FPX and bank_code not in BANKS_BY_CODE:
+        raise ValidationError(_l("Choose your bank."), field="bank_code")
+    if method != Method.FPX:
+        bank_code = None
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 100:
+        raise ValidationError(_l("This form has expired. Please try again."))
+
+    def same(existing: PaymentIntent) -> PaymentIntent:
+        if (existing.kind, existing.payable_ref, existing.amount_sen, existing.method) != \
+                (kind, payable_ref, amount_sen, method):
+            raise Conflict(_l("This payment was already started with different details."))
+        return existing
+
+    now = utcnow()
+    intent = insert_new(PaymentIntent, dict(
+        reference=new_reference("PAY"), user_id=user.id, kind=kind, payable_ref=payable_ref,
+        amount_sen=amount_sen, currency="MYR", method=method, bank_code=bank_code, status=S.PENDING,
+        pending_reason=PendingReason.AWAITING_CUSTOMER, idempotency_key=key,
+        gateway=current_app.config["PAYMENT_GATEWAY"] if method in Method.ONLINE else None,
+        needs_review=False, requery_count=0, created_at=now, updated_at=now,
+        expires_at=now + timedelta(seconds=current_app.config["PAYMENT_INTENT_TTL_SECONDS"]),
+    ), unique=["user_id", "idempotency_key"])
+    if intent is None:  # this key was used before (a retried or double-submitted request)
+        return same(_by_key(user.id, key))
+    if not db.session().in_nested_transaction():  # (a savepoint's rollback could take the row away again)
+        intent._inserted_in = db.session().get_transaction()  # nobody else can see or lock it before we commit
+    return intent
+
+
+def insert_new(model, values: dict, *, unique: list[str]):
+    """`INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING *` as an ORM object; None when a
+    row with that unique key exists already. One statement where SELECT-then-INSERT in a
+    savepoint took four; a concurrent twin waits on the unique index, then sees the winner."""
+    dialect = db.session.get_bind(mapper=model).dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover (eBiz runs on PostgreSQL and SQLite)
+        raise RuntimeError(f"insert_new: unsupported database {dialect}")
+    # A Core statement plus a detached object costs about half of the ORM's bulk-insert path.
+    table = model.__table__
+    row = db.session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
+                             .returning(*table.c)).one_or_none()
+    if row is None:
+        return None
+    obj = model(**{attr.key: row._mapping[attr.columns[0]] for attr in sa_inspect(model).column_attrs})
+    make_transient_to_detached(obj)  # as if just loaded: every column known, nothing to flush
+    db.session.add(obj)
+    return obj
+
+
+def _by_key(user_id: int, key: str) -> PaymentIntent | None:
+    return db.session.scalar(select(PaymentIntent).where(PaymentIntent.user_id == user_id,
+                                                         PaymentIntent.idempotency_key == key))
+
+
+def _external(endpoint: str, **values) -> str:
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    with current_app.test_request_context(base_url=base):
+        return url_for(endpoint, _external=True, **values)
+
+
+def start_online(intent: PaymentIntent) -> str:
+    """The URL of the gateway's bank/card page for this (pending, online) intent."""
+    if not intent.is_online:
+        raise ValidationError(_l("This payment is not paid online."))
+    if intent.status != S.PENDING:
+        raise Conflict(_l("This payment is no longer waiting to be paid."))
+    gateway = get_gateway(intent.gateway)
+    return gateway.start(intent, callback_url=_external("payments.callback", gateway=gateway.name),
+                         return_url=_external("payments.status", reference=intent.reference))
+
+
+def get_for_user(user, reference: str) -> PaymentIntent:
+    """The intent with this reference, if it belongs to `user` (staff see any)."""
+    intent = db.session.scalar(select(PaymentIntent).where(PaymentIntent.reference == reference))
+    if intent is None or (intent.user_id != user.id and not user.is_staff):
+        raise NotFound()
+    return intent
+
+
+def _lock(intent: PaymentIntent) -> PaymentIntent:
+    begin_write()
+    if getattr(intent, "_inserted_in", None) is db.session().get_transaction():
+        return intent  # inserted by this very transaction: invisible to others until commit, nothing to lock
+    return db.session.execute(
+        select(PaymentIntent).where(PaymentIntent.id == intent.id)
+        .with_for_update(of=PaymentIntent).execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def _event(intent, source: str, gateway_status: str | None, outcome: str, **details) -> None:
+    db.session.add(PaymentEvent(intent_id=getattr(intent, "id", None), source=source,
+                                gateway_status=gateway_status, outcome=outcome, details=details))
+
+
+# -- paying from the wallet -------------------------------------------------------------
+def pay_with_wallet(intent: PaymentIntent) -> PaymentIntent:
+    """Succeed a "wallet" intent now: settle (which debits the wallet) in this transaction."""
+    if intent.method != Method.WALLET:
+        raise ValidationError(_l("This payment is not paid from the wallet."))
+    with db.session.begin_nested():
+        intent = _lock(intent)
+        if intent.status == S.SUCCEEDED:
+            _event(intent, "wallet", None, "duplicate")
+            return intent
+        if intent.status != S.PENDING:
+            raise Conflict(_l("This payment is no longer waiting to be paid."))
+        _event(intent, "wallet", None, "applied")  # written with the rest, before the hot rows
+        _succeed(intent, source="wallet")
+    return intent
+
+
+# -- applying gateway news ----------------------------------------------------------------
+_DEFER_KEY = "payments.run_last"
+_SLOT = "[[receipt-no]]"  # where the receipt number goes in the receipt mail rendered before it is known
+
+
+def deferred_hooks() -> list | None:
+    """While a payment is being settled, the list where ledger code puts its hot-row updates
+    (wallet balances) to run last, just before the transaction ends; None otherwise."""
+    return db.session.info.get(_DEFER_KEY)
+
+
+def _succeed(intent: PaymentIntent, *, source: str) -> None:
+    """Mark paid and settle, in this transaction, keeping the contended rows' locks short.
+
+    Two rows are shared by concurrent payments: the payer's wallet balance (every payment
+    from that wallet) and the receipt-number sequence (every payment). Both stay locked until
+    the commit, so the order of work is:
+
+    1. everything else, written by one flush: the payable's own rows (the order, its lines),
+       the ledger posting and its entries, audit events, the payment event; the receipt mail
+       is rendered too, with a slot for its number, and mail the handler queues is held;
+    2. the wallet's conditional debit (`UPDATE ... WHERE balance + x >= 0`): its row lock;
+       InsufficientFunds here undoes all of it (the caller's savepoint), before any number
+       is taken;
+    3. the receipt number, LAST (`UPDATE ... RETURNING`): its lock is held only for the
+       intent's own UPDATE (status, times and number in one statement) and one INSERT of
+       the outbox rows (the receipt and the held mail), then the commit.
+
+    Receipt numbers stay gapless because the number is taken in the same transaction that
+    marks the intent succeeded: if anything fails, the number rolls back with it.
+    """
+    from ..notifications.service import hold_mail, prepare_mail, queue, release_held_mail
+
+    now = utcnow()
+    late = intent.status in (S.FAILED, S.EXPIRED) or (intent.is_online and now > intent.expires_at)
+    previous = intent.status
+    db.session.info[_DEFER_KEY] = hooks = []
+    holding = hold_mail()  # the settle handler's mail and the receipt: one INSERT, at the end
+    done = False
+    try:
+        payable(intent.kind).settle(intent)
+        description = describe(intent)
+        record("payment.succeeded", target=intent, reference=intent.reference, amount_sen=intent.amount_sen,
+               method=intent.method, source=source, late=late)
+        user = intent.user
+        mail = None
+        if user is not None and user.email:
+            mail = prepare_mail(user.email, _l("Payment receipt %(no)s", no=_SLOT), "payments_receipt",
+                                intent=intent, receipt_no=_SLOT, paid_at=now, description=description,
+                                base_url=current_app.config["PUBLIC_BASE_URL"])
+        db.session.flush()  # 1. everything else is written before the contended locks are taken
+        for hook in hooks:  # 2. e.g. the conditional wallet debit: InsufficientFunds undoes all of it
+            hook()
+        receipt_no = next_number("RCP")  # 3. last
+        done = True
+    finally:
+        db.session.info.pop(_DEFER_KEY, None)
+        if holding:
+            release_held_mail(discard=not done)
+    intent.status, intent.succeeded_at, intent.pending_reason = S.SUCCEEDED, now, None
+    intent.settled_at, intent.receipt_no = utcnow(), receipt_no
+    if late:
+        intent.needs_review = True
+        intent.review_note = f"Paid after the intent was {previous if previous != S.PENDING else 'past its expiry'}" \
+                             f" (via {source}); check that the customer got what they paid for."
+    if mail is not None:
+        mail.subject = mail.subject.replace(_SLOT, receipt_no)
+        mail.body_text = mail.body_text.replace(_SLOT, receipt_no)
+        if mail.body_html:
+            mail.body_html = mail.body_html.replace(_SLOT, receipt_no)
+        queue(mail)
+
+
+def _reject(intent, source: str, reason: str, ip: str | None, **details) -> str:
+    _event(intent, source, details.pop("gateway_status", None), "rejected", reason=reason, **details)
+    record("payment.message_rejected", target=intent, target_type="PaymentIntent", ip=ip,
+           reason=reason, source=source, **details)
+    return "rejected"
+
+
+def apply_result(intent: PaymentIntent, result: GatewayResult, *, source: str, ip: str | None = None) -> str:
+    """Apply what the gateway says about `intent`; returns the outcome (applied, noted, duplicate, ...)."""
+    intent = _lock(intent)
+    if result.amount_sen is not None and result.amount_sen != intent.amount_sen or \
+            result.currency not in (None, intent.currency):
+        return _reject(intent, source, "amount or currency mismatch", ip, gateway_status=result.status,
+                       amount_sen=result.amount_sen, currency=result.currency)
+    if result.status != G.NOT_FOUND and result.amount_sen is None:
+        return _reject(intent, source, "no amount", ip, gateway_status=result.status)
+    if result.txn_id and intent.gateway_txn_id and result.txn_id != intent.gateway_txn_id:
+        return _reject(intent, source, "different gateway transaction", ip, gateway_status=result.status,
+                       txn_id=result.txn_id)
+    new_status, outcome = TRANSITIONS[(intent.status, result.status)]
+    _event(intent, source, result.status, outcome, raw=result.raw_status, event_id=result.event_id)
+    if outcome in ("applied", "noted"):
+        if result.txn_id and result.status != G.NOT_FOUND:
+            intent.gateway_txn_id = result.txn_id
+        intent.gateway_status = result.raw_status
+    if new_status == S.SUCCEEDED and intent.status != S.SUCCEEDED:
+        _succeed(intent, source=source)
+    elif new_status == S.FAILED and intent.status == S.PENDING:
+        intent.status, intent.pending_reason = S.FAILED, None
+    elif new_status == S.PENDING and result.status in PENDING_REASONS:
+        reason = PENDING_REASONS[result.status]
+        # "not found" while we already know the customer went to the bank does not undo that knowledge
+        if not (result.status == G.NOT_FOUND and intent.pending_reason != PendingReason.AWAITING_CUSTOMER):
+            intent.pending_reason = reason
+    return outcome
+
+
+def handle_callback(gateway_name: str, body: bytes, headers, ip: str | None = None) -> str:
+    """A server-to-server callback: signature first, then the intent, then the state machine."""
+    try:
+        gateway = get_gateway(gateway_name)
+    except RuntimeError:
+        raise NotFound() from None
+    try:
+        result = gateway.verify_callback(body, headers)
+    except SignatureInvalid:
+        return _reject(None, "callback", "bad signature", ip)
+    except (ValueError, UnicodeDecodeError):
+        return _reject(None, "callback", "malformed", ip)
+    intent = db.session.scalar(select(PaymentIntent).where(PaymentIntent.reference == result.merchant_ref))
+    if intent is None or intent.gateway != gateway.name:
+        return _reject(None, "callback", "unknown reference", ip, merchant_ref=result.merchant_ref[:40])
+    return apply_result(intent, result, source="callback", ip=ip)
+
+
+def refresh(intent: PaymentIntent, *, source: str, returned: bool = False) -> str:
+    """Ask the gateway about a pending online intent and apply the answer ("check again").
+
+    `returned`: the customer is back from the gateway, so if the gateway cannot answer we
+    say we are waiting for the bank's answer rather than for the customer.
+    """
+    if intent.status != S.PENDING or not intent.is_online:
+        return "unchanged"
+    try:
+        result = get_gateway(intent.gateway).requery(intent)
+    except (GatewayUnavailable, SignatureInvalid, ValueError) as exc:
+        intent = _lock(intent)
+        if returned and intent.status == S.PENDING:
+            intent.pending_reason = PendingReason.AWAITING_ANSWER
+        _event(intent, source, None, "unavailable", error=str(exc)[:200])
+        return "unavailable"
+    return apply_result(intent, result, source=source)
+
+
+def expire(intent: PaymentIntent, *, note: str = "") -> str:
+    intent = _lock(intent)
+    if intent.status != S.PENDING:
+        return "ignored"
+    intent.status, intent.pending_reason = S.EXPIRED, None
+    _event(intent, "system", None, "applied", action="expire", note=note)
+    return "applied"
+
+
+# -- reconciliation -------------------------------------------------------------------------
+@dataclass
+class ReconcileLine:
+    reference: str
+    before: str
+    after: str
+    outcome: str
+    note: str = ""
+
+    @property
+    def fixed(self) -> bool:
+        return self.before != self.after
+
+
+def reconcile_candidates(now=None, limit: int = 500) -> list[int]:
+    """Ids of pending intents old enough to requery, whose backoff has run out."""
+    now = now or utcnow()
+    min_age = timedelta(seconds=current_app.config["RECONCILE_MIN_AGE_SECONDS"])
+    q = (select(PaymentIntent.id).where(PaymentIntent.status == S.PENDING,
+                                        PaymentIntent.created_at <= now - min_age,
+                                        (PaymentIntent.next_requery_at.is_(None))
+                                        | (PaymentIntent.next_requery_at <= now))
+         .order_by(PaymentIntent.id).limit(limit))
+    return list(db.session.scalars(q))
+
+
+def reconcile_one(intent_id: int, now=None) -> ReconcileLine:
+    """Requery one pending intent, settle it if paid, expire it when hope is gone, else back off."""
+    now = now or utcnow()
+    cfg = current_app.config
+    intent = db.session.get(PaymentIntent, intent_id)
+    before = intent.status
+    if intent.method == Method.WALLET:
+        outcome = expire(intent, note="wallet payment never completed") if now > intent.expires_at else "noted"
+        return ReconcileLine(intent.reference, before, intent.status, outcome)
+    outcome = refresh(intent, source="reconcile")
+    intent = db.session.get(PaymentIntent, intent_id)
+    note = ""
+    if intent.status == S.PENDING:
+        age = (now - intent.created_at).total_seconds()
+        never_paid = intent.pending_reason == PendingReason.AWAITING_CUSTOMER and now > intent.expires_at
+        if never_paid or age >= cfg["RECONCILE_GIVE_UP_SECONDS"]:
+            expire(intent, note="reconcile: no payment confirmed in time")
+            note = "expired (a later callback still credits)"
+        else:
+            intent = _lock(intent)
+            intent.requery_count += 1
+            wait = min(cfg["RECONCILE_MIN_AGE_SECONDS"] * 2 ** (intent.requery_count - 1), 3600)
+            intent.next_requery_at = now + timedelta(seconds=wait)
+            note = f"still {intent.pending_reason}; next requery in {wait}s"
+    return ReconcileLine(intent.reference, before, intent.status, outcome, note)
+
+
+# -- refunds --------------------------------------------------------------------------------
+def queue_refund(intent: PaymentIntent, amount_sen: int, reason: str, *, key: str | None = None) -> RefundRequest:
+    """Put money we must give back on the staff refund queue (idempotent per key/intent)."""
+    if not isinstance(amount_sen, int) or amount_sen <= 0 or amount_sen > intent.amount_sen:
+        raise ValidationError(_l("The refund amount is not valid."))
+    key = key or f"intent:{intent.reference}"
+    found = db.session.scalar(select(RefundRequest).where(RefundRequest.idempotency_key == key))
+    if found is not None:
+        return found
+    refund = RefundRequest(reference=new_reference("RFD"), idempotency_key=key, intent_id=intent.id,
+                           user_id=intent.user_id, amount_sen=amount_sen, reason=str(reason)[:300])
+    with db.session.begin_nested():
+        db.session.add(refund)
+    record("payment.refund_queued", target=refund, reference=refund.reference, intent=intent.reference,
+           amount_sen=amount_sen, reason=str(reason)[:200])
+    return refund
+
+
+def resolve_refund(staff, reference: str, note: str, *, ip: str | None = None) -> RefundRequest:
+    """Staff mark a queued refund as paid back (by bank transfer or the gateway's refund)."""
+    if not staff.is_staff:
+        raise Forbidden()
+    begin_write()
+    refund = db.session.execute(select(RefundRequest).where(RefundRequest.reference == reference)
+                                .with_for_update(of=RefundRequest)).scalar_one_or_none()
+    if refund is None:
+        raise NotFound()
+    if refund.status != RefundStatus.OPEN:
+        raise Conflict(_l("This refund has already been resolved."))
+    if not (note or "").strip():
+        raise ValidationError(_l("Say how the money was returned."), field="note")
+    refund.status, refund.resolved_by_id, refund.resolved_at = RefundStatus.DONE, staff.id, utcnow()
+    refund.resolution_note = note.strip()[:300]
+    record("payment.refund_resolved", actor=staff, target=refund, ip=ip, reference=refund.reference,
+           amount_sen=refund.amount_sen)
+    return refund
+
+
+def mark_reviewed(staff, reference: str, *, ip: str | None = None) -> PaymentIntent:
+    if not staff.is_staff:
+        raise Forbidden()
+    intent = db.session.scalar(select(PaymentIntent).where(PaymentIntent.reference == reference))
+    if intent is None:
+        raise NotFound()
+    intent = _lock(intent)
+    intent.needs_review = False
+    record("payment.reviewed", actor=staff, target=intent, ip=ip, reference=intent.reference)
+    return intent
+
+
+# -- queries for pages ------------------------------------------------------------------------
+def history_query(user):
+    return (select(PaymentIntent).where(PaymentIntent.user_id == user.id)
+            .order_by(PaymentIntent.created_at.desc(), PaymentIntent.id.desc()))
+
+
+def receipt_for(user, reference: str) -> PaymentIntent:
+    intent = get_for_user(user, reference)
+    if intent.status != S.SUCCEEDED or not intent.receipt_no:
+        raise NotFound()
+    return intent

@@ -1,0 +1,208 @@
+"""Payments pages: status/return page, "check again", receipts, history, callbacks, staff queues."""
+
+from functools import wraps
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..accounts.decorators import roles_required
+from ..accounts.models import Role
+from ..errors import EbizError
+from ..extensions import begin_write, csrf, db
+from . import service
+from .banks import bank_name
+from .forms import CheckAgainForm, ResolveRefundForm, ReviewedForm
+from .models import IntentStatus, PaymentIntent, RefundRequest, RefundStatus
+
+bp = Blueprint("payments", __name__, url_prefix="/payments")
+STAFF = (Role.ADMIN, Role.SUPPORT, Role.COUNTER)
+PAGE_SIZE = 25
+
+
+@bp.record_once
+def _mount_sandbox(state):
+    """The sandbox gateway runs in this process unless SANDBOX_GATEWAY_URL points elsewhere."""
+    cfg = state.app.config
+    if cfg.get("PAYMENT_GATEWAY") == "sandbox" and not cfg.get("SANDBOX_GATEWAY_URL"):
+        from .sandbox.views import bp as sandbox_bp
+
+        state.app.register_blueprint(sandbox_bp)
+
+
+@bp.app_template_global()
+def payment_bank_name(code):
+    return bank_name(code)
+
+
+@bp.app_template_global("agency_issuer")
+def _agency_issuer():
+    """For invoices, receipts and credit notes of any domain: the issuer (config AGENCY_*)."""
+    from .receipts import agency_issuer
+
+    return agency_issuer()
+
+
+@bp.app_template_global("customer_rows")
+def _customer_rows(user):
+    """(label, value) rows naming a customer on a receipt: person, or company, number and representative."""
+    from .receipts import customer_rows
+
+    return customer_rows(user)
+
+
+def _ip():
+    return request.remote_addr
+
+
+@bp.get("/history")
+@login_required
+def history():
+    page = max(1, request.args.get("page", 1, type=int))
+    q = service.history_query(current_user)
+    rows = db.session.scalars(q.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
+    return render_template("payments/history.html", intents=rows[:PAGE_SIZE], page=page,
+                           has_next=len(rows) > PAGE_SIZE, describe=service.describe)
+
+
+def _writes(view):
+    """This GET may settle a payment: take the SQLite write lock before anything is read
+    (a SQLite reader cannot safely become a writer); a no-op on PostgreSQL."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        begin_write()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.get("/<reference>")
+@_writes
+@login_required
+def status(reference):
+    """Where the gateway sends the customer back. The query string is never trusted: we show
+    the stored status, and when it is still pending we ask the gateway ourselves."""
+    intent = service.get_for_user(current_user, reference)
+    if intent.status == IntentStatus.PENDING and intent.is_online:
+        service.refresh(intent, source="return", returned=bool(request.args))
+        db.session.commit()
+    else:
+        db.session.rollback()
+    intent = service.get_for_user(current_user, reference)
+    return render_template("payments/status.html", intent=intent, form=CheckAgainForm(),
+                           pending=service.pending_text(intent), describe=service.describe(intent),
+                           next_url=service.return_url(intent))
+
+
+@bp.post("/<reference>/check")
+@login_required
+def check_again(reference):
+    form = CheckAgainForm()
+    if not form.validate_on_submit():
+        abort(400)
+    intent = service.get_for_user(current_user, reference)
+    outcome = service.refresh(intent, source="check", returned=True)
+    db.session.commit()
+    if outcome == "unavailable":
+        flash(_("The bank could not be reached just now. We will keep trying; please check again later."),
+              "warning")
+    return redirect(url_for(".status", reference=reference))
+
+
+@bp.post("/<reference>/continue")
+@login_required
+def go(reference):
+    """Back to the gateway's page for a payment not yet made (the customer closed it)."""
+    form = CheckAgainForm()
+    if not form.validate_on_submit():
+        abort(400)
+    intent = service.get_for_user(current_user, reference)
+    try:
+        url = service.start_online(intent)
+    except EbizError as exc:
+        flash(str(exc.message), "error")
+        return redirect(url_for(".status", reference=reference))
+    return redirect(url)
+
+
+@bp.get("/<reference>/receipt")
+@login_required
+def receipt(reference):
+    intent = service.receipt_for(current_user, reference)
+    return render_template("payments/receipt.html", intent=intent, describe=service.describe(intent))
+
+
+@bp.get("/<reference>/receipt.pdf")
+@login_required
+def receipt_pdf(reference):
+    from .receipts import receipt_pdf as make_pdf
+
+    intent = service.receipt_for(current_user, reference)
+    data = make_pdf(intent, service.describe(intent))
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{intent.receipt_no}.pdf"'})
+
+
+@bp.post("/callback/<gateway>")
+@csrf.exempt
+def callback(gateway):
+    """Server-to-server notification from the gateway: signature first, then apply once."""
+    outcome = service.handle_callback(gateway, request.get_data(cache=False), request.headers, ip=_ip())
+    db.session.commit()
+    current_app.logger.info("payment callback via %s: %s", gateway, outcome)
+    if outcome == "rejected":
+        return {"status": "rejected"}, 400
+    return {"status": "ok", "outcome": outcome}
+
+
+# ------------------------------------------------------------------ staff
+
+@bp.get("/staff/refunds")
+@roles_required(Role.ADMIN, Role.SUPPORT)
+def refund_queue():
+    show = request.args.get("status", RefundStatus.OPEN)
+    q = select(RefundRequest).order_by(RefundRequest.created_at)
+    if show in RefundStatus.ALL:
+        q = q.where(RefundRequest.status == show)
+    return render_template("payments/staff_refunds.html", refunds=db.session.scalars(q.limit(200)).all(),
+                           show=show, form=ResolveRefundForm())
+
+
+@bp.post("/staff/refunds/<reference>")
+@roles_required(Role.ADMIN, Role.SUPPORT)
+def resolve_refund(reference):
+    form = ResolveRefundForm()
+    if not form.validate_on_submit():
+        flash(_("Say how the money was returned."), "error")
+        return redirect(url_for(".refund_queue"))
+    try:
+        service.resolve_refund(current_user, reference, form.note.data, ip=_ip())
+    except EbizError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(url_for(".refund_queue"))
+    db.session.commit()
+    flash(_("Refund %(ref)s marked as returned.", ref=reference), "success")
+    return redirect(url_for(".refund_queue"))
+
+
+@bp.get("/staff/review")
+@roles_required(Role.ADMIN, Role.SUPPORT)
+def review_queue():
+    q = select(PaymentIntent).where(PaymentIntent.needs_review.is_(True)).order_by(PaymentIntent.succeeded_at)
+    pending = select(PaymentIntent).where(PaymentIntent.status == IntentStatus.PENDING) \
+        .order_by(PaymentIntent.created_at).limit(100)
+    return render_template("payments/staff_review.html", flagged=db.session.scalars(q.limit(200)).all(),
+                           pending=db.session.scalars(pending).all(), form=ReviewedForm(),
+                           describe=service.describe)
+
+
+@bp.post("/staff/review/<reference>")
+@roles_required(Role.ADMIN, Role.SUPPORT)
+def mark_reviewed(reference):
+    if not ReviewedForm().validate_on_submit():
+        abort(400)
+    service.mark_reviewed(current_user, reference, ip=_ip())
+    db.session.commit()
+    return redirect(url_for(".review_queue"))

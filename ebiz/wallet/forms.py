@@ -1,0 +1,37 @@
+"""Wallet forms (Flask-WTF, CSRF on each)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..payments.banks import FPX_BANKS
+
+
+class TopupForm(FlaskForm):
+    amount = StringField(_l("Amount (RM)"), validators=[DataRequired(), Length(max=20)])
+    method = RadioField(_l("Pay by"), choices=[SelectChoice("fpx", _l("FPX online banking")),
+                                               SelectChoice("card", _l("Visa or Mastercard credit/debit card"))],
+                        default="fpx", validators=[DataRequired()])
+    bank_code = SelectField(_l("Bank (for FPX)"), choices=[SelectChoice("", _l("Choose your bank"))]
+                            + [SelectChoice(b.code, b.name) for b in FPX_BANKS], validators=[Optional()])
+    nonce = HiddenField()
+
+
+class StatementFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter: it changes nothing
+
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])
+
+
+class AdjustmentForm(FlaskForm):
+    customer = StringField(_l("Customer email"), validators=[DataRequired(), Length(max=254)])
+    amount = StringField(_l("Amount (RM, negative to debit)"), validators=[DataRequired(), Length(max=20)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=300)])
+
+
+class DecideForm(FlaskForm):
+    decision = HiddenField(validators=[DataRequired()])

@@ -1,0 +1,399 @@
+"""The wallet ledger: balances, top-ups, spending, refunds, adjustments, verification.
+
+The contract other domains use:
+- `balance(user) -> int` (sen; 0 without a wallet) and `has_wallet(user)` (Primary customers).
+- `collect(intent)`: the ledger posting for a succeeded intent that pays for something:
+  method "wallet" debits the customer's wallet (row lock; InsufficientFunds; a balance
+  never goes negative) and credits revenue; online methods debit gateway clearing and
+  credit revenue. Idempotent per intent. Call it from your payable's `settle`.
+- `refund_to_wallet(user, amount_sen, *, idempotency_key, memo)`: credit the wallet from
+  the refunds account (idempotent per key); `memo` is the language-neutral detail shown
+  after "Refund for" (e.g. the order reference).
+- `return_payment(intent, reason)`: for a payable that cannot deliver after the money came
+  in: the intent is collected (so the books show it arrived) and given back, to the wallet
+  when the customer has one, else onto the staff refund queue.
+- `topup_at_counter(*, staff, customer, amount_sen, receipt_no, ip=None)`: only staff of the
+  HQ counter; only Primary customers; the counter receipt number is the idempotency key.
+- Online top-ups: `start_topup(user, amount_sen, method, bank_code, idempotency_key)` makes
+  a "wallet_topup" intent; its `settle` credits the wallet from gateway clearing.
+
+Invariants (see models.py): every posting sums to zero and is written by `post` only;
+wallet balances change only in `post`, by conditional UPDATEs (`balance + x >= 0`) that
+take the row lock themselves on both databases (on SQLite inside an immediate write
+transaction), so concurrent spends can never overdraw a wallet; each posting has an
+idempotency key under a unique constraint and a repeat returns the first posting.
+A posting's memo is only a language-neutral detail (a reference, a receipt number, a staff
+reason): `describe_posting` builds what a statement shows, in the reader's language.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from functools import partial
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
+
+from ..accounts.models import Role, Tier, User
+from ..audit.service import record
+from ..clock import utcnow
+from ..errors import Conflict, Forbidden, InsufficientFunds, NotFound, TierRequired, ValidationError
+from ..extensions import begin_write, db
+from ..money import format_sen
+from ..payments import service as payments
+from ..payments.models import Method
+from ..refs import new_reference
+from .models import (
+    POSTING_DESCRIPTIONS,
+    AccountKind,
+    AdjustmentStatus,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerPosting,
+    PostingKind,
+    SystemAccount,
+    WalletAdjustment,
+)
+
+TOPUP_KIND = "wallet_topup"
+
+
+# -- accounts ------------------------------------------------------------------------------
+def has_wallet(user) -> bool:
+    """Only Primary customers hold a wallet."""
+    return bool(user is not None and user.role == Role.CUSTOMER and user.tier == Tier.PRIMARY)
+
+
+def _get_or_create(code: str, kind: str, user_id: int | None = None) -> LedgerAccount:
+    acct = db.session.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+    if acct is not None:
+        return acct
+    try:
+        with db.session.begin_nested():
+            acct = LedgerAccount(code=code, kind=kind, user_id=user_id, balance_sen=0)
+            db.session.add(acct)
+    except IntegrityError:
+        acct = db.session.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+    return acct
+
+
+def system_account(code: str) -> LedgerAccount:
+    if code not in SystemAccount.ALL:
+        raise ValueError(code)
+    return _get_or_create(code, AccountKind.SYSTEM)
+
+
+def wallet_account(user, *, create: bool = True) -> LedgerAccount | None:
+    if not create:
+        return db.session.scalar(select(LedgerAccount).where(LedgerAccount.user_id == user.id))
+    return _get_or_create(f"wallet:{user.id}", AccountKind.WALLET, user.id)
+
+
+def balance(user) -> int:
+    """The wallet balance in sen (0 when the user has no wallet yet)."""
+    value = db.session.scalar(select(LedgerAccount.balance_sen).where(LedgerAccount.user_id == user.id))
+    return int(value or 0)
+
+
+# -- the one way money moves -------------------------------------------------------------------
+def post(kind: str, key: str, lines: list[tuple[LedgerAccount, int]], *, memo: str = "",
+         intent=None, actor=None) -> tuple[LedgerPosting, bool]:
+    """Write one balanced posting (idempotent by `key`); returns (posting, created).
+
+    The posting row is `INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING`: a
+    repeat (or a concurrent twin, which waits on the unique index) finds the first posting.
+    Wallet balances move by conditional UPDATE, debits last (so the hot row is locked for
+    the shortest time); while a payment is being settled they are deferred to the end of
+    the settlement (`payments.deferred_hooks`). A debit that would go below zero raises
+    InsufficientFunds and nothing of the posting is written (its own savepoint, or the
+    settling payment's).
+    """
+    if not lines or sum(amount for _, amount in lines) != 0 or any(amount == 0 for _, amount in lines):
+        raise ValueError("a posting's entries must be non-zero and sum to zero")
+    begin_write()
+    hooks = payments.deferred_hooks()
+    # Settling a payment, the payment's own savepoint undoes the posting if the deferred debit
+    # fails; anywhere else the posting gets a savepoint of its own.
+    with nullcontext() if hooks is not None else db.session.begin_nested():
+        now = utcnow()
+        posting = payments.insert_new(LedgerPosting, dict(
+            idempotency_key=key, kind=kind, memo=str(memo)[:300], intent_id=getattr(intent, "id", None),
+            actor_id=getattr(actor, "id", None), created_at=now), unique=["idempotency_key"])
+        if posting is None:  # moved before under this key: the first posting is the answer
+            return db.session.scalar(select(LedgerPosting).where(LedgerPosting.idempotency_key == key)), False
+        db.session.add_all([LedgerEntry(posting_id=posting.id, account_id=acct.id, amount_sen=amount,
+                                        created_at=now) for acct, amount in lines])
+        wallet_moves = sorted(((acct.id, amount) for acct, amount in lines if acct.kind == AccountKind.WALLET),
+                              key=lambda m: (m[1] < 0, m[0]))
+        for account_id, amount in wallet_moves:
+            if hooks is not None:  # settling a payment: the hot row is touched last (payments._succeed)
+                hooks.append(partial(_move, account_id, amount))
+            else:
+                _move(account_id, amount)
+        if hooks is None:
+            db.session.flush()
+    return posting, True
+
+
+def _move(account_id: int, amount: int) -> None:
+    """Change a wallet's cached balance; the conditional UPDATE takes the row lock itself and
+    refuses to go below zero (on SQLite inside the immediate write transaction)."""
+    done = db.session.execute(
+        update(LedgerAccount)
+        .where(LedgerAccount.id == account_id, LedgerAccount.balance_sen + amount >= 0)
+        .values(balance_sen=LedgerAccount.balance_sen + amount)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:
+        raise InsufficientFunds()
+    acct = db.session.identity_map.get(identity_key(LedgerAccount, account_id))
+    if acct is not None:
+        db.session.expire(acct, ["balance_sen"])
+
+
+# -- paying for things -----------------------------------------------------------------------
+def _accounts(*codes: tuple[str, str, int | None]) -> list[LedgerAccount]:
+    """Several accounts (code, kind, user_id) by one query; the missing ones are created."""
+    found = {a.code: a for a in db.session.scalars(
+        select(LedgerAccount).where(LedgerAccount.code.in_([code for code, _k, _u in codes])))}
+    return [found.get(code) or _get_or_create(code, kind, user_id) for code, kind, user_id in codes]
+
+
+def collect(intent) -> LedgerPosting:
+    """Ledger posting for a succeeded intent that pays for something (idempotent per intent)."""
+    if intent.method == Method.WALLET:
+        user = intent.user or db.session.get(User, intent.user_id)
+        if not has_wallet(user):
+            raise TierRequired()
+        revenue, wallet = _accounts((SystemAccount.REVENUE, AccountKind.SYSTEM, None),
+                                    (f"wallet:{user.id}", AccountKind.WALLET, user.id))
+        lines = [(revenue, intent.amount_sen), (wallet, -intent.amount_sen)]
+        kind = PostingKind.SPEND
+    else:
+        revenue = system_account(SystemAccount.REVENUE)
+        lines = [(revenue, intent.amount_sen), (system_account(SystemAccount.CLEARING), -intent.amount_sen)]
+        kind = PostingKind.PAYMENT
+    posting, _ = post(kind, f"collect:{intent.reference}", lines, memo=intent.payable_ref, intent=intent)
+    return posting
+
+
+def refund_to_wallet(user, amount_sen: int, *, idempotency_key: str, memo: str) -> LedgerPosting:
+    """Credit money back to the customer's wallet from the refunds account."""
+    if not has_wallet(user):
+        raise TierRequired()
+    _positive(amount_sen)
+    posting, _ = post(PostingKind.REFUND, f"refund:{idempotency_key}",
+                      [(wallet_account(user), amount_sen), (system_account(SystemAccount.REFUNDS), -amount_sen)],
+                      memo=memo)
+    return posting
+
+
+def return_payment(intent, reason: str) -> str:
+    """Money came in for something that cannot be delivered: give it back. Returns "wallet" or "queue".
+
+    `reason` is for the staff refund queue; the wallet statement shows "Refund for <payable>"."""
+    collect(intent)
+    user = intent.user or db.session.get(User, intent.user_id)
+    if has_wallet(user):
+        refund_to_wallet(user, intent.amount_sen, idempotency_key=f"return:{intent.reference}",
+                         memo=intent.payable_ref)
+        return "wallet"
+    payments.queue_refund(intent, intent.amount_sen, str(reason))
+    return "queue"
+
+
+def _positive(amount_sen) -> None:
+    if not isinstance(amount_sen, int) or isinstance(amount_sen, bool) or amount_sen <= 0:
+        raise ValidationError(_l("The amount must be more than RM 0.00."), field="amount")
+
+
+# -- top-ups ---------------------------------------------------------------------------------
+def check_topup(user, amount_sen: int, *, online: bool = True) -> None:
+    """Online top-ups keep to the per-top-up minimum and maximum; every top-up to the maximum balance."""
+    cfg = current_app.config
+    if not has_wallet(user):
+        raise TierRequired()
+    _positive(amount_sen)
+    if online and amount_sen < cfg["WALLET_TOPUP_MIN_SEN"]:
+        raise ValidationError(_l("The smallest top-up is %(min)s.", min=format_sen(cfg["WALLET_TOPUP_MIN_SEN"])),
+                              field="amount")
+    if online and amount_sen > cfg["WALLET_TOPUP_MAX_SEN"]:
+        raise ValidationError(_l("The largest top-up is %(max)s.", max=format_sen(cfg["WALLET_TOPUP_MAX_SEN"])),
+                              field="amount")
+    if balance(user) + amount_sen > cfg["WALLET_MAX_BALANCE_SEN"]:
+        raise ValidationError(_l("A wallet may hold at most %(max)s; you can add up to %(room)s now.",
+                                 max=format_sen(cfg["WALLET_MAX_BALANCE_SEN"]),
+                                 room=format_sen(max(0, cfg["WALLET_MAX_BALANCE_SEN"] - balance(user)))),
+                              field="amount")
+
+
+def start_topup(user, amount_sen: int, *, method: str, bank_code: str | None, idempotency_key: str):
+    """An online top-up intent (FPX or card); send the customer to `payments.start_online(intent)`."""
+    check_topup(user, amount_sen)
+    if method not in Method.ONLINE:
+        raise ValidationError(_l("Choose FPX online banking or a card."), field="method")
+    return payments.create_intent(user, kind=TOPUP_KIND, payable_ref=f"wallet:{user.id}", amount_sen=amount_sen,
+                                  method=method, bank_code=bank_code, idempotency_key=idempotency_key)
+
+
+def _settle_topup(intent) -> None:
+    user = intent.user or db.session.get(User, intent.user_id)
+    room = current_app.config["WALLET_MAX_BALANCE_SEN"] - balance(user)
+    if not has_wallet(user) or intent.amount_sen > room:
+        # Cannot credit (no longer Primary, or the wallet filled up meanwhile): never drop the money.
+        payments.queue_refund(intent, intent.amount_sen, "Top-up could not be credited to the wallet")
+        return
+    post(PostingKind.TOPUP_ONLINE, f"topup:{intent.reference}",
+         [(wallet_account(user), intent.amount_sen), (system_account(SystemAccount.CLEARING), -intent.amount_sen)],
+         memo=intent.reference, intent=intent)
+
+
+def _describe_topup(intent) -> str:
+    return str(_l("Wallet top-up"))
+
+
+def _topup_return(intent) -> str:
+    from flask import url_for
+
+    return url_for("wallet.home")
+
+
+payments.register_payable(TOPUP_KIND, settle=_settle_topup, describe=_describe_topup, return_url=_topup_return)
+
+
+def topup_at_counter(*, staff, customer, amount_sen: int, receipt_no: str, ip: str | None = None) -> LedgerPosting:
+    """A cash/card top-up taken at the HQ counter; the counter receipt number is the idempotency key."""
+    from ..counter.models import Counter
+
+    counter = db.session.get(Counter, staff.counter_id) if staff.counter_id else None
+    if staff.role != Role.COUNTER or counter is None or not counter.is_hq or not counter.active:
+        record("wallet.counter_topup_refused", actor=staff, target=customer, ip=ip, receipt_no=receipt_no,
+               amount_sen=amount_sen)
+        raise Forbidden(_l("Only staff of the HQ counter can top up wallets."))
+    receipt_no = (receipt_no or "").strip().upper()
+    if not receipt_no or len(receipt_no) > 60:
+        raise ValidationError(_l("Enter the counter receipt number."), field="receipt_no")
+    key = f"counter:{receipt_no}"
+    existing = db.session.scalar(select(LedgerPosting).where(LedgerPosting.idempotency_key == key))
+    if existing is not None:
+        wallet_line = next((e for e in existing.entries if e.account.user_id is not None), None)
+        if wallet_line is None or wallet_line.account.user_id != customer.id or wallet_line.amount_sen != amount_sen:
+            raise Conflict(_l("This receipt number was already used for another top-up."), field="receipt_no")
+        return existing
+    check_topup(customer, amount_sen, online=False)
+    posting, created = post(PostingKind.TOPUP_COUNTER, key, [(wallet_account(customer), amount_sen),
+                                                   (system_account(SystemAccount.HQ_CASH), -amount_sen)],
+                            memo=receipt_no, actor=staff)
+    if created:
+        record("wallet.counter_topup", actor=staff, target=customer, ip=ip, receipt_no=receipt_no,
+               amount_sen=amount_sen, posting_id=posting.id)
+    return posting
+
+
+# -- staff adjustments (maker-checker) --------------------------------------------------------------
+ADJUSTER_ROLES = (Role.ADMIN, Role.SUPPORT)
+
+
+def propose_adjustment(maker, customer, amount_sen: int, reason: str, *, ip: str | None = None) -> WalletAdjustment:
+    if maker.role not in ADJUSTER_ROLES:
+        raise Forbidden()
+    if not has_wallet(customer):
+        raise TierRequired(_l("This customer has no wallet (only Primary customers do)."))
+    if not isinstance(amount_sen, int) or amount_sen == 0:
+        raise ValidationError(_l("Enter a non-zero amount."), field="amount")
+    if not (reason or "").strip():
+        raise ValidationError(_l("Give the reason for the adjustment."), field="reason")
+    adj = WalletAdjustment(reference=new_reference("ADJ"), user_id=customer.id, amount_sen=amount_sen,
+                           reason=reason.strip()[:300], maker_id=maker.id)
+    db.session.add(adj)
+    db.session.flush()
+    record("wallet.adjustment_proposed", actor=maker, target=adj, ip=ip, reference=adj.reference,
+           customer_id=customer.id, amount_sen=amount_sen)
+    return adj
+
+
+def decide_adjustment(checker, reference: str, *, approve: bool, ip: str | None = None) -> WalletAdjustment:
+    """A second staff member approves (the money moves) or rejects a proposed adjustment."""
+    if checker.role not in ADJUSTER_ROLES:
+        raise Forbidden()
+    begin_write()
+    adj = db.session.execute(select(WalletAdjustment).where(WalletAdjustment.reference == reference)
+                             .with_for_update(of=WalletAdjustment)).scalar_one_or_none()
+    if adj is None:
+        raise NotFound()
+    if adj.status != AdjustmentStatus.PROPOSED:
+        raise Conflict(_l("This adjustment has already been decided."))
+    if adj.maker_id == checker.id:
+        raise Forbidden(_l("Another staff member must approve an adjustment you proposed."))
+    adj.checker_id, adj.decided_at = checker.id, utcnow()
+    if approve:
+        customer = db.session.get(User, adj.user_id)
+        posting, _ = post(PostingKind.ADJUSTMENT, f"adjustment:{adj.reference}",
+                          [(wallet_account(customer), adj.amount_sen),
+                           (system_account(SystemAccount.ADJUSTMENTS), -adj.amount_sen)],
+                          memo=f"{adj.reference}: {adj.reason}", actor=checker)
+        adj.posting_id, adj.status = posting.id, AdjustmentStatus.APPROVED
+    else:
+        adj.status = AdjustmentStatus.REJECTED
+    record(f"wallet.adjustment_{adj.status}", actor=checker, target=adj, ip=ip, reference=adj.reference,
+           amount_sen=adj.amount_sen, maker_id=adj.maker_id)
+    return adj
+
+
+# -- statements and checks ------------------------------------------------------------------------
+def describe_posting(kind: str, memo: str) -> str:
+    """What a statement shows for a posting, in the current language: its kind's text around the memo."""
+    text = POSTING_DESCRIPTIONS.get(kind)
+    return memo if text is None else str(text) % {"detail": memo}
+
+
+def statement(user, *, since=None, until=None) -> tuple[int, list[dict], int]:
+    """(opening balance, rows with running balance, closing balance) for [since, until).
+
+    Each row: at, kind, memo, description (`describe_posting`, current language), amount_sen, balance_sen."""
+    acct = wallet_account(user, create=False)
+    if acct is None:
+        return 0, [], 0
+    opening = 0
+    if since is not None:
+        opening = int(db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_sen), 0))
+                                        .where(LedgerEntry.account_id == acct.id, LedgerEntry.created_at < since)))
+    q = (select(LedgerEntry, LedgerPosting).join(LedgerPosting, LedgerEntry.posting_id == LedgerPosting.id)
+         .where(LedgerEntry.account_id == acct.id).order_by(LedgerEntry.id))
+    if since is not None:
+        q = q.where(LedgerEntry.created_at >= since)
+    if until is not None:
+        q = q.where(LedgerEntry.created_at < until)
+    rows, running = [], opening
+    for entry, posting in db.session.execute(q):
+        running += entry.amount_sen
+        rows.append({"at": entry.created_at, "kind": posting.kind, "memo": posting.memo,
+                     "description": describe_posting(posting.kind, posting.memo),
+                     "amount_sen": entry.amount_sen, "balance_sen": running})
+    return opening, rows, running
+
+
+def verify() -> list[str]:
+    """Problems found in the ledger (empty when it is sound)."""
+    problems = []
+    unbalanced = db.session.execute(
+        select(LedgerEntry.posting_id, func.sum(LedgerEntry.amount_sen))
+        .group_by(LedgerEntry.posting_id).having(func.sum(LedgerEntry.amount_sen) != 0)).all()
+    problems += [f"posting {pid} sums to {total}, not 0" for pid, total in unbalanced]
+    empty = db.session.scalars(select(LedgerPosting.id).where(~LedgerPosting.entries.any())).all()
+    problems += [f"posting {pid} has no entries" for pid in empty]
+    sums = dict(db.session.execute(select(LedgerEntry.account_id, func.sum(LedgerEntry.amount_sen))
+                                   .group_by(LedgerEntry.account_id)).all())
+    for acct in db.session.scalars(select(LedgerAccount).where(LedgerAccount.kind == AccountKind.WALLET)):
+        total = int(sums.get(acct.id) or 0)
+        if total != acct.balance_sen:
+            problems.append(f"wallet {acct.code}: cached balance {acct.balance_sen} != sum of entries {total}")
+        if acct.balance_sen < 0:
+            problems.append(f"wallet {acct.code}: negative balance {acct.balance_sen}")
+    grand = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_sen), 0)))
+    if grand:
+        problems.append(f"all entries sum to {grand}, not 0")
+    return problems

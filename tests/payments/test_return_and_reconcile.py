@@ -1,0 +1,233 @@
+"""The return page, "check again", requery and `flask payments reconcile`; card flows; ownership."""
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select, text
+
+from ebiz.extensions import db
+from ebiz.payments import service as payments
+from ebiz.payments.models import IntentStatus, PaymentIntent
+from ebiz.payments.sandbox import store
+from ebiz.wallet import service as wallet
+from tests.factories import make_user
+
+from .helpers import csrf, go_to_gateway, sign_in, submit_gateway, topup_intent
+
+
+def _start(app, client, user, amount=2000, **kw):
+    intent = topup_intent(user, amount, **kw)
+    with app.test_request_context():
+        url = payments.start_online(intent)
+    sign_in(client, user)
+    return intent, url
+
+
+def _fresh(intent):
+    db.session.expire_all()
+    return db.session.get(PaymentIntent, intent.id)
+
+
+def _check_again(client, intent):
+    page = f"/payments/{intent.reference}"
+    return client.post(f"{page}/check", data={"csrf_token": csrf(client, page)})
+
+
+def _age(intent, seconds):
+    db.session.execute(text("UPDATE payment_intent SET created_at = :t, expires_at = :e WHERE id = :i"),
+                       {"t": intent.created_at - timedelta(seconds=seconds),
+                        "e": intent.expires_at - timedelta(seconds=seconds), "i": intent.id})
+    db.session.commit()
+
+
+def test_dropped_callback_is_settled_by_the_return_page(app, client):
+    user = make_user(tier="primary")
+    intent, url = _start(app, client, user, 2000)
+    r = submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="00", callback_mode="drop")
+    assert r.status_code == 302 and f"/payments/{intent.reference}?" in r.headers["Location"]
+    assert wallet.balance(user) == 0  # no callback arrived
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'data-status="succeeded"' in page
+    assert wallet.balance(user) == 2000
+    # Reloading the page (or the callback arriving now) changes nothing.
+    client.get(r.headers["Location"])
+    assert wallet.balance(user) == 2000 and wallet.verify() == []
+
+
+def test_return_page_never_trusts_its_query_string(app, client):
+    user = make_user(tier="primary")
+    intent, url = _start(app, client, user, 2000)
+    go_to_gateway(client, url)  # the customer opened the bank page but never paid
+    page = client.get(f"/payments/{intent.reference}?status=00&txn=SBXFAKE&amount=20.00").get_data(as_text=True)
+    assert 'data-status="pending"' in page
+    assert _fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0
+
+
+def test_dropped_callback_and_no_return_is_settled_by_reconcile(app, client):
+    user = make_user(tier="primary")
+    intent, url = _start(app, client, user, 2500)
+    submit_gateway(client, go_to_gateway(client, url), bank_code="PBB0233", outcome="00", callback_mode="drop")
+    # The customer closed the browser: nothing came back. Too young to reconcile yet:
+    out = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert "0 requeried" in out.output and wallet.balance(user) == 0
+    _age(intent, app.config["RECONCILE_MIN_AGE_SECONDS"] + 5)
+    out = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert out.exit_code == 0, out.output
+    assert "1 changed" in out.output and "FIXED" in out.output and intent.reference in out.output
+    assert _fresh(intent).status == IntentStatus.SUCCEEDED
+    assert wallet.balance(user) == 2500 and wallet.verify() == []
+
+
+def test_pending_authorisation_waits_backs_off_then_check_again_settles(app, client):
+    user = make_user(tier="primary", kind="company")
+    intent, url = _start(app, client, user, 5000, bank_code="MBB0228")
+    r = submit_gateway(client, go_to_gateway(client, url), bank_code="MBB0228", outcome="99", callback_mode="drop")
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'data-status="pending"' in page and "second approver" in page
+    assert _fresh(intent).pending_reason == "awaiting_approver"
+    _age(intent, app.config["RECONCILE_MIN_AGE_SECONDS"] + 5)
+    out = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert "1 requeried, 0 changed" in out.output
+    first = _fresh(intent)
+    assert first.status == IntentStatus.PENDING and first.requery_count == 1 and first.next_requery_at
+    out = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert "0 requeried" in out.output  # backing off
+    # The company's second approver approves at the bank (the callback is lost again).
+    txn = store.get(first.gateway_txn_id)
+    store.set_status(txn["txn_id"], "00")
+    r = _check_again(client, intent)
+    assert r.status_code == 302
+    assert _fresh(intent).status == IntentStatus.SUCCEEDED and wallet.balance(user) == 5000
+
+
+def test_reconcile_gives_up_after_the_banks_timeout_and_a_late_payment_still_credits(app, client):
+    assert app.config["RECONCILE_GIVE_UP_SECONDS"] >= 3 * 3600
+    user = make_user(tier="primary")
+    intent, url = _start(app, client, user, 1200, bank_code="MBB0228")
+    submit_gateway(client, go_to_gateway(client, url), bank_code="MBB0228", outcome="99", callback_mode="drop")
+    _age(intent, app.config["RECONCILE_GIVE_UP_SECONDS"] + 60)
+    out = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert "expired" in out.output
+    assert _fresh(intent).status == IntentStatus.EXPIRED
+    txn = store.get(_fresh(intent).gateway_txn_id)
+    store.set_status(txn["txn_id"], "00")
+    _check_again(client, intent)
+    # "check again" only requeries pending intents; reconcile no longer looks at expired ones,
+    # but the bank's callback (signed) still credits it:
+    from ebiz.payments.signing import sign
+
+    body = store.message(store.get(txn["txn_id"]))
+    r = client.post("/payments/callback/sandbox", data=body,
+                    headers={"X-Sandbox-Signature": sign(app.config["SANDBOX_GATEWAY_SECRET"], body)})
+    assert r.json["outcome"] == "applied"
+    intent = _fresh(intent)
+    assert intent.status == IntentStatus.SUCCEEDED and intent.needs_review and wallet.balance(user) == 1200
+
+
+def test_never_paid_intent_expires_after_its_ttl(app, client):
+    user = make_user(tier="primary")
+    intent, url = _start(app, client, user, 1000)
+    go_to_gateway(client, url)
+    _age(intent, app.config["PAYMENT_INTENT_TTL_SECONDS"] + 5)
+    app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert _fresh(intent).status == IntentStatus.EXPIRED and wallet.balance(user) == 0
+
+
+def test_gateway_unreachable_says_we_wait_for_the_banks_answer(app, client):
+    user = make_user(tier="primary")
+    intent, _url = _start(app, client, user, 1000)
+    app.config["SANDBOX_GATEWAY_URL"] = "http://127.0.0.1:9"  # nothing listens there
+    page = client.get(f"/payments/{intent.reference}?status=00").get_data(as_text=True)
+    assert 'data-status="pending"' in page and "not yet received the bank" in page
+    r = client.post(f"/payments/{intent.reference}/check",
+                    data={"csrf_token": csrf(client, f"/payments/{intent.reference}")}, follow_redirects=True)
+    assert "could not be reached" in r.get_data(as_text=True)
+    assert _fresh(intent).pending_reason == "awaiting_answer"
+
+
+def test_card_flows_decline_retry_pending_and_invalid(app, client):
+    user = make_user(tier="primary")
+    cases = [("4000000000000002", IntentStatus.FAILED, 0), ("5555555555554444", IntentStatus.SUCCEEDED, 1000),
+             ("4000000000003220", IntentStatus.PENDING, 0)]
+    total = 0
+    for number, status, credit in cases:
+        intent, url = _start(app, client, user, 1000, method="card", bank_code=None)
+        r = submit_gateway(client, go_to_gateway(client, url), card_number=number, expiry="12/30", cvv="123")
+        client.get(r.headers["Location"])
+        total += credit
+        assert _fresh(intent).status == status and wallet.balance(user) == total
+    # Retry: the first try is refused with "try again", the second goes through.
+    intent, url = _start(app, client, user, 1000, method="card", bank_code=None)
+    html = go_to_gateway(client, url)
+    r = submit_gateway(client, html, card_number="4000 0000 0000 0119", expiry="12/30", cvv="123")
+    assert r.status_code == 402 and "try again" in r.get_data(as_text=True)
+    r = submit_gateway(client, r.get_data(as_text=True), card_number="4000000000000119", expiry="12/30", cvv="123")
+    client.get(r.headers["Location"])
+    assert _fresh(intent).status == IntentStatus.SUCCEEDED
+    # Not a Luhn-valid card: refused at the gateway, nothing changes.
+    intent, url = _start(app, client, user, 1000, method="card", bank_code=None)
+    r = submit_gateway(client, go_to_gateway(client, url), card_number="4111111111111112", expiry="12/30", cvv="1")
+    assert r.status_code == 400 and _fresh(intent).status == IntentStatus.PENDING
+
+
+def test_no_card_data_is_stored_in_ebiz(app, client):
+    user = make_user(tier="primary")
+    intent, url = _start(app, client, user, 1000, method="card", bank_code=None)
+    r = submit_gateway(client, go_to_gateway(client, url), card_number="4111111111111111", expiry="12/30",
+                       cvv="987")
+    client.get(r.headers["Location"])
+    assert _fresh(intent).status == IntentStatus.SUCCEEDED
+    cells = []
+    for table in ("payment_intent", "payment_event", "audit_event", "outbox_message", "ledger_posting"):
+        for row in db.session.execute(text(f"SELECT * FROM {table}")):
+            cells += [value for value in row if isinstance(value, str)]
+    blob = "\n".join(cells)
+    # Text cells only, and the CVV as a token of its own: timestamps and references may contain "987" by chance.
+    assert "4111111111111111" not in blob and "12/30" not in blob
+    assert not re.search(r"(?<![0-9A-Za-z])987(?![0-9A-Za-z])", blob)
+
+
+def test_other_customers_cannot_see_a_payment_or_its_receipt(app, client):
+    owner, other = make_user(tier="primary"), make_user(tier="primary")
+    intent, url = _start(app, client, owner, 1000)
+    r = submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="00")
+    client.get(r.headers["Location"])
+    assert client.get(f"/payments/{intent.reference}/receipt").status_code == 200
+    sign_in(client, other)
+    for path in ("", "/receipt", "/receipt.pdf"):
+        assert client.get(f"/payments/{intent.reference}{path}").status_code == 404
+    assert intent.reference not in client.get("/payments/history").get_data(as_text=True)
+
+
+def test_receipt_is_numbered_emailed_printable_and_in_history(app, client):
+    from ebiz.notifications.models import OutboxMessage
+
+    user = make_user(tier="primary")
+    refs = []
+    for amount in (1000, 1100):
+        intent, url = _start(app, client, user, amount)
+        r = submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="00")
+        client.get(r.headers["Location"])
+        refs.append(_fresh(intent))
+    numbers = [i.receipt_no for i in refs]
+    assert numbers[0][-6:] == "000001" and numbers[1][-6:] == "000002"
+    mails = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "payments_receipt")).all()
+    assert sorted(m.subject.split()[-1] for m in mails) == sorted(numbers)
+    history = client.get("/payments/history").get_data(as_text=True)
+    assert all(n in history for n in numbers)
+    html = client.get(f"/payments/{refs[0].reference}/receipt").get_data(as_text=True)
+    assert numbers[0] in html and "RM 10.00" in html
+    pdf = client.get(f"/payments/{refs[0].reference}/receipt.pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+
+
+def test_reconcile_report_is_kept_as_an_audit_event(app, client):
+    from ebiz.audit.models import AuditEvent
+
+    user = make_user(tier="primary")
+    intent, url = _start(app, client, user, 1000)
+    submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="00", callback_mode="drop")
+    _age(intent, app.config["RECONCILE_MIN_AGE_SECONDS"] + 5)
+    app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    ev = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "payments.reconciled"))
+    assert ev.details["requeried"] == 1 and ev.details["fixed"] == [f"{intent.reference}: pending -> succeeded"]
