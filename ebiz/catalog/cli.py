@@ -1,0 +1,5 @@
+"""`flask catalog ...` commands."""
+
+from flask.cli import AppGroup
+
+cli = AppGroup("catalog", help="Catalog commands.")

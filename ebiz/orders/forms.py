@@ -1,0 +1,57 @@
+"""Orders forms (CSRF on every one)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+
+class AddToCartForm(FlaskForm):
+    product_id = IntegerField(validators=[InputRequired()])
+    session_id = IntegerField(validators=[Optional()])
+    quantity = IntegerField(_l("Quantity"), default=1, validators=[Optional(), NumberRange(min=1, max=99)])
+    next = HiddenField()
+
+
+class CartItemForm(FlaskForm):
+    quantity = IntegerField(_l("Quantity"), validators=[InputRequired(), NumberRange(min=0, max=99)])
+
+
+class CheckoutForm(FlaskForm):
+    """Licence checkboxes are named `licence_<product id>` with the shown hash as value (read by the view)."""
+
+    checkout_key = HiddenField(validators=[DataRequired()])
+    collect_counter_id = SelectField(_l("Collect printed products at"), coerce=int, choices=[],
+                                     validate_choice=False, validators=[Optional()])
+
+
+class PayForm(FlaskForm):
+    method = RadioField(_l("Pay by"), choices=[SelectChoice("wallet", _l("eBiz wallet")),
+                                               SelectChoice("fpx", _l("FPX online banking")),
+                                               SelectChoice("card", _l("Credit or debit card (Visa, Mastercard)"))],
+                        validators=[DataRequired(message=_l("Choose how to pay."))])
+    bank_code = SelectField(_l("Your bank (FPX)"), choices=[], validate_choice=False, validators=[Optional()])
+    idempotency_key = HiddenField(validators=[DataRequired()])
+
+    def __init__(self, *args, **kwargs):
+        from ..payments.banks import FPX_BANKS
+
+        super().__init__(*args, **kwargs)
+        self.bank_code.choices = [SelectChoice("", _l("Choose your bank"))] + [
+            SelectChoice(b.code, b.name + (f" ({_l('corporate')})" if b.corporate else "")) for b in FPX_BANKS]
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField(_l("Reason (optional)"), validators=[Optional(), Length(max=300)])
+
+
+class MarkLineForm(FlaskForm):
+    to = SelectField(choices=[SelectChoice("ready", _l("Ready for collection")),
+                              SelectChoice("collected", _l("Collected"))])
+
+
+class AttachForm(FlaskForm):
+    file = FileField(_l("File"), validators=[FileRequired(message=_l("Choose a file to attach."))])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])

@@ -1,0 +1,761 @@
+"""Cart, checkout, orders, invoices, credit notes, payment settlement, cancellation and expiry.
+
+Invariants:
+- Status changes go through `transition`, which allows only `TRANSITIONS`;
+  anything else is a Conflict (a repeated or stale request says so out loud).
+- Checkout is all-or-nothing: the order, its lines (price snapshots), the
+  licence acceptances, the stock/seat reservations and the invoice (gapless
+  "INV" number) are written in one transaction, or nothing is. The same
+  checkout key returns the same order.
+- Stock and seats are reserved through the catalogue's conditional UPDATEs
+  (never oversold) and released exactly once (`Order.reserved`), when an
+  unpaid order is cancelled or expires, or a paid one is cancelled.
+- `settle_order(intent)` runs once per succeeded payment, in the payment's
+  transaction: it posts the ledger (`wallet.service.collect`), marks the order
+  paid, issues licence grants and download entitlements. When the order can
+  no longer be delivered (cancelled or expired) the money goes back to the
+  wallet, or onto the staff refund queue: money received is never dropped.
+- Cancelling a paid order refunds the total: to the wallet for wallet
+  payments, to the staff refund queue for online ones; grants are revoked and
+  a credit note ("CN") is issued. Issued invoices never change.
+- Every lookup for a customer goes through `order_for_owner` (reference plus
+  ownership; staff see all).
+"""
+
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..audit.service import record
+from ..clock import format_local, utcnow
+from ..errors import Conflict, Forbidden, NotFound, TierRequired, ValidationError
+from ..extensions import begin_write, db, is_sqlite
+from ..refs import new_reference
+from ..sequences import next_number
+from .models import CartItem, CreditNote, Invoice, LineStatus, Order, OrderLine, OrderStatus
+
+S = OrderStatus
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.PAID, S.CANCELLED, S.EXPIRED}),
+    S.PAID: frozenset({S.FULFILLED, S.REFUNDED}),
+    S.FULFILLED: frozenset({S.REFUNDED}),
+    S.CANCELLED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+
+# "My orders" filter by payment status: name -> statuses.
+PAYMENT_FILTERS: dict[str, tuple[str, ...]] = {
+    "awaiting": (S.PENDING,),
+    "successful": (S.PAID, S.FULFILLED),
+    "refunded": (S.REFUNDED,),
+    "closed": (S.CANCELLED, S.EXPIRED),
+}
+
+MAX_QUANTITY = 99
+PAYMENT_METHODS = ("wallet", "fpx", "card")
+
+# Why an order cannot change, one whole sentence per status it is in (word order differs by language).
+NO_TRANSITION = {
+    S.PENDING: _l("This order is still awaiting payment, so it cannot change this way."),
+    S.PAID: _l("This order is already paid, so it cannot change this way."),
+    S.FULFILLED: _l("This order is already fulfilled, so it cannot change this way."),
+    S.CANCELLED: _l("This order is cancelled and can no longer change."),
+    S.EXPIRED: _l("This order has expired and can no longer change."),
+    S.REFUNDED: _l("This order has been refunded and can no longer change."),
+}
+
+
+def transition(order: Order, to: str) -> None:
+    if to not in TRANSITIONS[order.status]:
+        raise Conflict(NO_TRANSITION[order.status])
+    order.status = to
+    if to in (S.CANCELLED, S.EXPIRED, S.REFUNDED):
+        order.closed_at = utcnow()
+
+
+_LOCKED_KEY = "orders.locked"
+
+
+def _locked_here() -> dict[str, Order]:
+    """Orders this transaction locked outside any savepoint, by reference. Locking one again
+    (or looking it up) would only re-read a row nobody else can have changed meanwhile."""
+    txn = db.session().get_transaction()
+    memo = db.session.info.get(_LOCKED_KEY)
+    if txn is None or memo is None or memo[0] is not txn:
+        memo = (txn, {})
+        if txn is not None:
+            db.session.info[_LOCKED_KEY] = memo
+    return memo[1]
+
+
+def _lock(q) -> Order | None:
+    begin_write()
+    if not is_sqlite():
+        q = q.with_for_update()
+    order = db.session.execute(q.execution_options(populate_existing=True)).scalar_one_or_none()
+    if order is not None and not db.session().in_nested_transaction():
+        _locked_here()[order.reference] = order  # (a lock taken in a savepoint may go with its rollback)
+    return order
+
+
+def _lock_order_by_ref(reference: str) -> Order | None:
+    """The order with this reference, locked for the rest of the transaction (None if there is none)."""
+    return _locked_here().get(reference) or _lock(select(Order).where(Order.reference == reference))
+
+
+def _lock_order(order_id: int) -> Order:
+    """The order, locked for the rest of the transaction (immediate transaction on SQLite)."""
+    order = next((o for o in _locked_here().values() if o.id == order_id), None) \
+        or _lock(select(Order).where(Order.id == order_id))
+    if order is None:
+        raise NotFound()
+    return order
+
+
+# ---------------------------------------------------------------- purchase rules
+
+def purchase_problem(user, product) -> str | None:
+    """Why `user` may not buy `product` now (translated text), or None."""
+    from ..catalog.service import may_purchase
+
+    ok, reason = may_purchase(user, product)
+    if not ok:
+        return str(reason or TierRequired.default_message)
+    return None
+
+
+def _check_purchase(user, product) -> None:
+    problem = purchase_problem(user, product)
+    if problem:
+        err = TierRequired if (product.type == "digital" or product.needs_licence) and not user.is_primary \
+            else Forbidden
+        raise err(problem, field="product")
+
+
+# ---------------------------------------------------------------- cart
+
+def cart_items(user) -> list[CartItem]:
+    return list(db.session.scalars(
+        select(CartItem).where(CartItem.user_id == user.id).order_by(CartItem.id)))
+
+
+def cart_count(user) -> int:
+    return db.session.scalar(select(func.count(CartItem.id)).where(CartItem.user_id == user.id)) or 0
+
+
+def add_to_cart(user, product_id: int, *, session_id: int | None = None, quantity: int = 1) -> CartItem:
+    from ..catalog.models import Product, TrainingSession
+
+    product = db.session.get(Product, product_id)
+    if product is None or product.status != "published":
+        raise NotFound(_l("This product is not available."))
+    _check_purchase(user, product)
+    if not 1 <= int(quantity) <= MAX_QUANTITY:
+        raise ValidationError(_l("Choose a quantity between 1 and %(n)s.", n=MAX_QUANTITY), field="quantity")
+    is_training = product.type == "service" and product.service_kind == "training"
+    if is_training:
+        ts = db.session.get(TrainingSession, session_id) if session_id else None
+        if ts is None or ts.product_id != product.id or ts.cancelled:
+            raise ValidationError(_l("Choose a training session."), field="session_id")
+        if ts.starts_at <= utcnow():
+            raise ValidationError(_l("This session has already started."), field="session_id")
+        if ts.seats_left <= 0:
+            raise Conflict(_l("This session is full."), field="session_id")
+        quantity = 1  # one seat per registration
+    else:
+        session_id = None
+    if product.type != "printed":
+        quantity = 1  # a licence or a service is bought once
+    elif product.stock is not None and product.stock < quantity:
+        raise Conflict(_l("Only %(n)s left in stock.", n=product.stock), field="quantity")
+    item = db.session.scalar(select(CartItem).where(
+        CartItem.user_id == user.id, CartItem.product_id == product.id,
+        CartItem.session_id.is_(None) if session_id is None else CartItem.session_id == session_id))
+    if item is None:
+        item = CartItem(user_id=user.id, product_id=product.id, session_id=session_id, quantity=quantity)
+        db.session.add(item)
+    elif product.type == "printed":
+        item.quantity = min(MAX_QUANTITY, item.quantity + quantity)
+    db.session.flush()
+    return item
+
+
+def update_cart_item(user, item_id: int, quantity: int) -> CartItem | None:
+    item = db.session.get(CartItem, item_id)
+    if item is None or item.user_id != user.id:
+        raise NotFound()
+    if quantity <= 0:
+        db.session.delete(item)
+        db.session.flush()
+        return None
+    if item.product.type != "printed":
+        raise ValidationError(_l("Only printed products are bought in quantity."), field="quantity")
+    if quantity > MAX_QUANTITY:
+        raise ValidationError(_l("Choose a quantity between 1 and %(n)s.", n=MAX_QUANTITY), field="quantity")
+    item.quantity = quantity
+    db.session.flush()
+    return item
+
+
+def remove_from_cart(user, item_id: int) -> None:
+    update_cart_item(user, item_id, 0)
+
+
+# ---------------------------------------------------------------- checkout
+
+def latest_release(product):
+    """The newest published version of a product (what a digital line delivers)."""
+    versions = [v for v in product.versions if v.published]
+    return versions[0] if versions else None
+
+
+def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | None = None,
+             user_agent: str | None = None, collect_counter_id: int | None = None, now=None) -> Order:
+    """Turn the cart into an order: accept licences, reserve stock and seats, issue the invoice.
+
+    `accepted` maps product id -> the licence SHA-256 the customer was shown and ticked.
+    """
+    from ..catalog import service as catalog
+    from ..licensing import service as licensing
+
+    checkout_key = (checkout_key or "").strip()[:64]
+    if not checkout_key:
+        raise ValidationError(_l("The form expired. Please try again."))
+    begin_write()
+    existing = db.session.scalar(select(Order).where(Order.user_id == user.id, Order.checkout_key == checkout_key))
+    if existing is not None:
+        return existing
+    items = cart_items(user)
+    if not items:
+        raise ValidationError(_l("Your cart is empty."))
+    now = now or utcnow()
+    needs_counter = any(i.product.type == "printed" for i in items)
+    if needs_counter and not collect_counter_id:
+        raise ValidationError(_l("Choose the counter where you will collect your printed products."),
+                              field="collect_counter_id")
+    if not needs_counter:
+        collect_counter_id = None
+
+    order = Order(reference=new_reference("ORD"), user_id=user.id, status=S.PENDING, total_sen=0,
+                  checkout_key=checkout_key, collect_counter_id=collect_counter_id, created_at=now,
+                  expires_at=now + timedelta(seconds=current_app.config["ORDER_TTL_SECONDS"]), reserved=True)
+    try:
+        with db.session.begin_nested():  # a double-clicked checkout meets the unique key here
+            db.session.add(order)
+    except IntegrityError:
+        existing = db.session.scalar(select(Order).where(Order.user_id == user.id,
+                                                         Order.checkout_key == checkout_key))
+        if existing is None:
+            raise
+        return existing
+    total = 0
+    for item in sorted(items, key=lambda i: (i.product_id, i.session_id or 0)):  # fixed lock order
+        product = item.product
+        if product.status != "published":
+            raise Conflict(_l("%(name)s is no longer available. Remove it from your cart.", name=product.name))
+        _check_purchase(user, product)
+        if product.needs_licence and not product.licence_key:
+            # Never sell data without terms: a grant could not be issued when the money arrives.
+            raise Conflict(_l("%(name)s cannot be sold yet: it has no licence. Please contact us.", name=product.name))
+        acceptance = None
+        if product.licence_key:
+            if product.id not in accepted:
+                raise ValidationError(_l("Read and accept the licence for %(name)s.", name=product.name),
+                                      field=f"licence_{product.id}")
+            acceptance = licensing.accept(user, product, sha256_shown=accepted[product.id], ip=ip,
+                                          user_agent=user_agent)
+        version = latest_release(product) if product.type == "digital" else None
+        if product.type == "digital" and version is None:
+            raise Conflict(_l("%(name)s has no release to deliver yet.", name=product.name))
+        session_label = None
+        if item.session_id:
+            ts = item.session
+            if ts.cancelled or ts.starts_at <= now:
+                raise Conflict(_l("The session of %(name)s is no longer open.", name=product.name))
+            catalog.reserve_seat(ts.id)
+            session_label = f"{format_local(ts.starts_at)} MYT, {ts.venue}"
+        elif product.type == "printed":
+            catalog.reserve_stock(product.id, item.quantity)
+        line_total = product.price_sen * item.quantity
+        total += line_total
+        order.lines.append(OrderLine(
+            product_id=product.id, version_id=version.id if version else None, session_id=item.session_id,
+            acceptance_id=acceptance.id if acceptance else None, sku=product.sku, name=product.name,
+            product_type=product.type, service_kind=product.service_kind,
+            version_label=version.label if version else None, session_label=session_label,
+            licence_key=product.licence_key, unit_price_sen=product.price_sen, quantity=item.quantity,
+            line_total_sen=line_total, status=LineStatus.PENDING))
+    order.total_sen = total
+    db.session.flush()
+    invoice = _issue_invoice(order, user, now)
+    for item in items:
+        db.session.delete(item)
+    record("order.checkout", actor=user, target=order, ip=ip, reference=order.reference, total_sen=total,
+           invoice=invoice.number)
+    _mail_invoice(order, invoice)
+    db.session.flush()
+    return order
+
+
+def _issue_invoice(order: Order, user, now) -> Invoice:
+    lines = [{"sku": ln.sku, "name": ln.name, "version": ln.version_label, "session": ln.session_label,
+              "quantity": ln.quantity, "unit_price_sen": ln.unit_price_sen, "line_total_sen": ln.line_total_sen}
+             for ln in order.lines]
+    inv = Invoice(number=next_number("INV"), order_id=order.id, issued_at=now, billed_name=user.display_name,
+                  billed_email=user.email, billed_id_no=user.company_reg_no, lines=lines,
+                  total_sen=order.total_sen, due_at=order.expires_at)
+    db.session.add(inv)
+    db.session.flush()
+    return inv
+
+
+def _mail(order: Order, subject, template: str, **context) -> None:
+    from ..notifications.service import queue_mail
+
+    user = order.user
+    if user is not None and user.email:
+        queue_mail(user.email, subject, template, order=order,
+                   base_url=current_app.config["PUBLIC_BASE_URL"].rstrip("/"), **context)
+
+
+def _mail_invoice(order: Order, invoice: Invoice) -> None:
+    from ..notifications.service import queue_mail
+
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    queue_mail(invoice.billed_email, _l("Invoice %(number)s for order %(ref)s", number=invoice.number,
+                                        ref=order.reference),
+               "orders_invoice", order=order, invoice=invoice, order_url=f"{base}/orders/{order.reference}")
+
+
+# ---------------------------------------------------------------- lookups
+
+def order_for_owner(reference: str, user, *, lock: bool = False) -> Order:
+    """`lock`: for a request that will change the order (it stays locked until the commit)."""
+    q = select(Order).where(Order.reference == (reference or "").strip().upper())
+    order = _lock(q) if lock else db.session.scalar(q)
+    if order is None or not (order.user_id == user.id or user.is_staff):
+        raise NotFound(_l("We could not find this order."))
+    return order
+
+
+def orders_of(user, payment_filter: str | None = None):
+    q = select(Order).where(Order.user_id == user.id).order_by(Order.created_at.desc(), Order.id.desc())
+    if payment_filter in PAYMENT_FILTERS:
+        q = q.where(Order.status.in_(PAYMENT_FILTERS[payment_filter]))
+    return q
+
+
+def training_registrations(user) -> list[OrderLine]:
+    """Training lines of the user's orders that hold (or await payment for) a seat."""
+    return list(db.session.scalars(
+        select(OrderLine).join(Order).where(
+            Order.user_id == user.id, OrderLine.session_id.is_not(None),
+            Order.status.in_((S.PENDING, S.PAID, S.FULFILLED)))
+        .order_by(OrderLine.id.desc())))
+
+
+def grants_by_line(order: Order) -> dict:
+    from ..licensing.models import LicenceGrant
+
+    ids = [ln.id for ln in order.lines]
+    if not ids:
+        return {}
+    return {g.order_line_id: g for g in db.session.scalars(
+        select(LicenceGrant).where(LicenceGrant.order_line_id.in_(ids)))}
+
+
+def pending_reason(order: Order) -> str | None:
+    """Why an unpaid order is still unpaid, and what the customer can do (from its latest payment)."""
+    if order.status != S.PENDING:
+        return None
+    intent = _intent(order.payment_ref)
+    if intent is not None and intent.status == "pending":
+        from ..payments.service import pending_text
+
+        return " ".join(str(t) for t in pending_text(intent))
+    if intent is not None and intent.status in ("failed", "expired"):
+        return str(_l("Your last payment attempt did not go through (declined, cancelled or timed out). "
+                      "Nothing was charged: you can pay again below before the order expires."))
+    return str(_l("Waiting for your payment. Pay before the order expires, or it is cancelled and "
+                  "its seats and stock are released."))
+
+
+def _intent(reference: str | None):
+    from ..payments.models import PaymentIntent
+
+    if not reference:
+        return None
+    return db.session.scalar(select(PaymentIntent).where(PaymentIntent.reference == reference))
+
+
+# ---------------------------------------------------------------- payment
+
+def pay(user, order: Order, *, method: str, idempotency_key: str, bank_code: str | None = None):
+    """Start paying `order`. Returns (intent, url): url is None when paid already (wallet)."""
+    from ..payments import service as payments
+
+    if order.user_id != user.id:
+        raise NotFound()
+    if method not in PAYMENT_METHODS:
+        raise ValidationError(_l("Choose how to pay."), field="method")
+    if method == "wallet" and not user.is_primary:
+        raise TierRequired(_l("Only Primary customers hold a wallet. Verify your identity at any eBiz counter "
+                              "to upgrade."), field="method")
+    order = _lock_order(order.id)
+    if order.status != S.PENDING:
+        raise Conflict(_l("This order is not awaiting payment."))
+    if order.expires_at <= utcnow():
+        raise Conflict(_l("This order has expired. Its seats and stock were released; please order again."))
+    if order.total_sen == 0:  # free (e.g. a sponsored training): nothing to collect
+        _mark_paid(order, method="free", payment_ref=None, now=utcnow())
+        return None, None
+    intent = payments.create_intent(user, kind="order", payable_ref=order.reference, amount_sen=order.total_sen,
+                                    method=method, bank_code=bank_code, idempotency_key=idempotency_key)
+    if method == "wallet":
+        payments.pay_with_wallet(intent)  # settle_order records the payment on the order (one UPDATE)
+        return intent, None
+    order.payment_ref, order.payment_method = intent.reference, method
+    return intent, payments.start_online(intent)
+
+
+def _order_by_ref(reference: str) -> Order | None:
+    return _locked_here().get(reference) or db.session.scalar(select(Order).where(Order.reference == reference))
+
+
+def settle_order(intent) -> None:
+    """Payments' settle handler for kind "order" (called once, in the payment's transaction)."""
+    from ..wallet import service as wallet
+
+    order = _lock_order_by_ref(intent.payable_ref)  # one statement: find and lock
+    wallet.collect(intent)  # the money is ours now, whatever happens to the order
+    if order is None:
+        _refund_undeliverable(intent, None, "order not found")
+        return
+    if order.status != S.PENDING or intent.amount_sen != order.total_sen:
+        # Cancelled, expired, or already paid by another intent: never drop the money.
+        _refund_undeliverable(intent, order, f"order {order.status}")
+        return
+    _mark_paid(order, method=intent.method, payment_ref=intent.reference, now=utcnow())
+
+
+def _mark_paid(order: Order, *, method: str, payment_ref: str | None, now) -> None:
+    transition(order, S.PAID)
+    order.paid_at = now
+    order.payment_ref, order.payment_method = payment_ref, method
+    order.reserved = False  # the reservation became a sale
+    _deliver_paid_lines(order, now)
+    record("order.paid", actor=order.user_id, target=order, reference=order.reference,
+           payment=payment_ref, method=method)
+    _maybe_fulfil(order, now)
+    grants = grants_by_line(order) if any(_needs_grant(ln) for ln in order.lines) else {}
+    _mail(order, _l("Order %(ref)s is paid", ref=order.reference), "orders_paid", grants=grants)
+
+
+def _needs_grant(line) -> bool:
+    return line.product_type == "digital" or (line.product_type == "service" and line.service_kind == "extraction")
+
+
+def _deliver_paid_lines(order: Order, now) -> None:
+    from ..catalog.models import Product
+    from ..delivery import service as delivery
+    from ..licensing import service as licensing
+    from ..licensing.models import LicenceAcceptance
+
+    for line in order.lines:
+        line.status, line.status_changed_at = LineStatus.PAID, now
+        if not _needs_grant(line):
+            continue
+        product = db.session.get(Product, line.product_id)
+        acceptance = db.session.get(LicenceAcceptance, line.acceptance_id) if line.acceptance_id else None
+        grant = licensing.issue_grant(user_id=order.user_id, product=product, version_id=line.version_id,
+                                      order_line_id=line.id, acceptance=acceptance, start=now)
+        if line.product_type == "digital":
+            delivery.grant_entitlement(grant)
+            line.status = LineStatus.DELIVERED
+
+
+def _refund_undeliverable(intent, order: Order | None, why: str) -> None:
+    from ..wallet import service as wallet
+
+    ref = order.reference if order else intent.payable_ref
+    route = wallet.return_payment(intent, f"Payment {intent.reference} for {ref} could not be delivered ({why})")
+    route = "wallet" if route == "wallet" else "staff"
+    if order is not None and order.refund_route is None and order.status in (S.CANCELLED, S.EXPIRED):
+        order.refund_route, order.refund_sen = route, intent.amount_sen
+    record("order.payment_returned", actor=None, target_type="Order", target_id=order.id if order else None,
+           reference=ref, payment=intent.reference, route=route, reason=why)
+
+
+def describe_order(intent) -> str:
+    """Text for the payment receipt and history: the order reference and its lines."""
+    order = _order_by_ref(intent.payable_ref)
+    if order is None:
+        return str(_l("Order %(ref)s", ref=intent.payable_ref))
+    lines = "; ".join(f"{ln.quantity} × {ln.name}" + (f" ({ln.version_label})" if ln.version_label else "")
+                      for ln in order.lines)
+    return str(_l("Order %(ref)s: %(lines)s", ref=order.reference, lines=lines))
+
+
+def order_return_url(intent) -> str:
+    return f"/orders/{intent.payable_ref}"
+
+
+def register_with_payments() -> None:
+    from ..payments import service as payments
+
+    payments.register_payable("order", settle=settle_order, describe=describe_order, return_url=order_return_url)
+
+
+# ---------------------------------------------------------------- cancellation and expiry
+
+def _release(order: Order) -> None:
+    from ..catalog import service as catalog
+
+    if not order.reserved:
+        return
+    for line in sorted(order.lines, key=lambda ln: (ln.product_id, ln.session_id or 0)):
+        if line.session_id:
+            catalog.release_seat(line.session_id)
+        elif line.product_type == "printed":
+            catalog.release_stock(line.product_id, line.quantity)
+    order.reserved = False
+
+
+def cancellable_by_customer(order: Order) -> bool:
+    if order.status == S.PENDING:
+        return True
+    if order.status != S.PAID:
+        return False
+    return _paid_cancellable(order)
+
+
+def _paid_cancellable(order: Order) -> bool:
+    now = utcnow()
+    for line in order.lines:
+        if line.product_type == "digital":
+            return False  # delivered the moment it was paid
+        if line.status in (LineStatus.COLLECTED, LineStatus.DELIVERED):
+            return False
+        if line.session is not None and line.session.starts_at <= now:
+            return False
+    return True
+
+
+def cancel(order: Order, *, actor, reason: str = "", ip: str | None = None) -> Order:
+    """Cancel an order. Unpaid: release and close. Paid: refund, revoke grants, credit note."""
+    from ..licensing import service as licensing
+    from ..licensing.models import LicenceGrant
+
+    is_staff = getattr(actor, "is_staff", False)
+    if not is_staff and order.user_id != getattr(actor, "id", None):
+        raise NotFound()
+    order = _lock_order(order.id)
+    now = utcnow()
+    reason = (reason or "").strip()[:300]  # none given: documents say who cancelled (CreditNote.shown_reason)
+    if order.status == S.PENDING:
+        transition(order, S.CANCELLED)
+        _release(order)
+        for line in order.lines:
+            line.status, line.status_changed_at = LineStatus.CANCELLED, now
+        cn = _credit_note(order, order.total_sen, reason, actor)
+        record("order.cancel", actor=actor, target=order, ip=ip, reference=order.reference, reason=reason)
+        _mail(order, _l("Order %(ref)s cancelled", ref=order.reference), "orders_closed", credit_note=cn)
+        return order
+    if order.status not in (S.PAID, S.FULFILLED):
+        raise Conflict(_l("This order can no longer be cancelled."))
+    if not is_staff and not (order.status == S.PAID and _paid_cancellable(order)):
+        raise Conflict(_l("This order can no longer be cancelled: part of it has been delivered, collected "
+                          "or has started. Contact support if something is wrong."))
+    transition(order, S.REFUNDED)
+    # Paid printed stock and seats go back to the shelf (nothing was collected or attended).
+    _release_paid(order)
+    for grant in db.session.scalars(select(LicenceGrant).where(
+            LicenceGrant.order_line_id.in_([ln.id for ln in order.lines]), LicenceGrant.status == "active")):
+        licensing.revoke(grant, actor=actor, reason=_staff_reason(f"Order {order.reference} refunded", reason), ip=ip)
+    for line in order.lines:
+        line.status, line.status_changed_at = LineStatus.CANCELLED, now
+    order.refund_sen = order.total_sen
+    order.refund_route = _refund_paid(order, reason)
+    cn = _credit_note(order, order.total_sen, reason, actor)
+    record("order.refund", actor=actor, target=order, ip=ip, reference=order.reference, reason=reason,
+           route=order.refund_route, amount_sen=order.total_sen)
+    _mail(order, _l("Order %(ref)s cancelled and refunded", ref=order.reference), "orders_closed", credit_note=cn)
+    return order
+
+
+def _release_paid(order: Order) -> None:
+    from ..catalog import service as catalog
+
+    for line in sorted(order.lines, key=lambda ln: (ln.product_id, ln.session_id or 0)):
+        if line.status in (LineStatus.COLLECTED, LineStatus.DELIVERED):
+            continue
+        if line.session_id:
+            catalog.release_seat(line.session_id)
+        elif line.product_type == "printed":
+            catalog.release_stock(line.product_id, line.quantity)
+    order.reserved = False
+
+
+def _staff_reason(what: str, reason: str) -> str:
+    """A note for staff queues and records: what happened, and the reason when one was given."""
+    return f"{what}: {reason}" if reason else what
+
+
+def _refund_paid(order: Order, reason: str) -> str:
+    from ..payments import service as payments
+    from ..wallet import service as wallet
+
+    if order.total_sen == 0 or order.payment_method == "free":
+        return "none"
+    if order.payment_method == "wallet":
+        wallet.refund_to_wallet(order.user, order.total_sen, idempotency_key=f"order-cancel:{order.reference}",
+                                memo=order.reference)
+        return "wallet"
+    intent = _intent(order.payment_ref)
+    payments.queue_refund(intent, order.total_sen, _staff_reason(f"Order {order.reference} cancelled", reason),
+                          key=f"order-cancel:{order.reference}")
+    return "staff"
+
+
+def _credit_note(order: Order, amount_sen: int, reason: str, actor) -> CreditNote | None:
+    inv = order.invoice
+    if inv is None or amount_sen <= 0:
+        return None
+    credited = sum(cn.amount_sen for cn in inv.credit_notes)
+    amount_sen = min(amount_sen, inv.total_sen - credited)
+    if amount_sen <= 0:
+        return None
+    cn = CreditNote(number=next_number("CN"), invoice_id=inv.id, amount_sen=amount_sen, reason=reason,
+                    issued_by_id=getattr(actor, "id", None))
+    db.session.add(cn)
+    db.session.flush()
+    return cn
+
+
+def expire_candidates(now=None, limit: int = 500) -> list[int]:
+    now = now or utcnow()
+    return list(db.session.scalars(select(Order.id).where(Order.status == S.PENDING, Order.expires_at <= now)
+                                   .order_by(Order.id).limit(limit)))
+
+
+def expire_one(order_id: int, now=None) -> str | None:
+    """Expire one unpaid order past its time: release seats and stock, credit the invoice.
+
+    Returns its reference, or None when it was paid or cancelled meanwhile (checked under the lock).
+    """
+    now = now or utcnow()
+    order = _lock_order(order_id)
+    if order.status != S.PENDING or order.expires_at > now:
+        return None
+    transition(order, S.EXPIRED)
+    _release(order)
+    for line in order.lines:
+        line.status, line.status_changed_at = LineStatus.CANCELLED, now
+    cn = _credit_note(order, order.total_sen, "", None)
+    record("order.expire", actor=None, target=order, reference=order.reference)
+    _mail(order, _l("Order %(ref)s expired", ref=order.reference), "orders_closed", credit_note=cn)
+    return order.reference
+
+
+def expire_due(now=None, limit: int = 500) -> list[str]:
+    """Expire every overdue unpaid order (in the caller's transaction). Returns the references."""
+    done = [expire_one(oid, now) for oid in expire_candidates(now, limit)]
+    return [ref for ref in done if ref]
+
+
+# ---------------------------------------------------------------- staff fulfilment
+
+STAFF_LINE_MOVES = {
+    LineStatus.READY: (LineStatus.PAID,),
+    LineStatus.COLLECTED: (LineStatus.READY, LineStatus.PAID),
+}
+
+
+def mark_line(line_id: int, to: str, *, actor, ip: str | None = None) -> OrderLine:
+    """Staff: a printed line becomes ready for collection, then collected."""
+    line = db.session.get(OrderLine, line_id)
+    if line is None:
+        raise NotFound()
+    order = _lock_order(line.order_id)
+    if line.product_type != "printed" or to not in STAFF_LINE_MOVES:
+        raise ValidationError(_l("Only printed products are marked ready or collected."))
+    if order.status != S.PAID or line.status not in STAFF_LINE_MOVES[to]:
+        raise Conflict(_l("This line cannot be marked ready for collection now.") if to == LineStatus.READY
+                       else _l("This line cannot be marked collected now."))
+    old = line.status
+    line.status, line.status_changed_at = to, utcnow()
+    record("order.line_" + to, actor=actor, target=line, ip=ip, reference=order.reference, previous=old)
+    if to == LineStatus.READY:
+        from ..counter.models import Counter
+
+        counter = db.session.get(Counter, order.collect_counter_id) if order.collect_counter_id else None
+        _mail(order, _l("Order %(ref)s is ready for collection", ref=order.reference), "orders_ready",
+              line=line, counter=counter)
+    _maybe_fulfil(order, utcnow())
+    return line
+
+
+def attach_deliverable(line_id: int, fileobj, filename: str, *, actor, ip: str | None = None):
+    """Staff: attach a file to a paid on-demand service line (stored by delivery); the line is delivered."""
+    from ..delivery import service as delivery
+    from ..licensing.models import LicenceGrant
+
+    line = db.session.get(OrderLine, line_id)
+    if line is None:
+        raise NotFound()
+    order = _lock_order(line.order_id)
+    if not (line.product_type == "service" and line.service_kind == "extraction"):
+        raise ValidationError(_l("Files are attached only to on-demand service lines."))
+    if order.status not in (S.PAID, S.FULFILLED) or line.status not in (LineStatus.PAID, LineStatus.DELIVERED):
+        raise Conflict(_l("This order is not paid, so nothing can be delivered."))
+    grant = db.session.scalar(select(LicenceGrant).where(LicenceGrant.order_line_id == line.id))
+    if grant is None:
+        raise Conflict(_l("This line has no licence grant."))
+    result = delivery.attach_deliverable(line.id, grant, fileobj, filename, actor)
+    line.status, line.status_changed_at = LineStatus.DELIVERED, utcnow()
+    record("order.deliverable_attached", actor=actor, target=line, ip=ip, reference=order.reference,
+           filename=filename)
+    _maybe_fulfil(order, utcnow())
+    return result
+
+
+def _maybe_fulfil(order: Order, now) -> None:
+    if order.status != S.PAID:
+        return
+    for line in order.lines:
+        if line.status in (LineStatus.COLLECTED, LineStatus.DELIVERED):
+            continue
+        if line.session is not None and line.session.ends_at <= now:
+            continue
+        return
+    transition(order, S.FULFILLED)
+    record("order.fulfilled", actor=None, target=order, reference=order.reference)
+
+
+def fulfil_candidates() -> list[int]:
+    """Paid orders with training lines (they become fulfilled once their sessions have ended)."""
+    return list(db.session.scalars(select(Order.id).join(OrderLine).where(
+        Order.status == S.PAID, OrderLine.session_id.is_not(None)).distinct()))
+
+
+def fulfil_one(order_id: int, now=None) -> bool:
+    order = _lock_order(order_id)
+    _maybe_fulfil(order, now or utcnow())
+    return order.status == S.FULFILLED
+
+
+def staff_queue(kind: str | None = None):
+    """Paid lines waiting for staff: printed (to ready/collect) and on-demand services (to deliver)."""
+    q = select(OrderLine).join(Order).where(
+        Order.status == S.PAID, OrderLine.status.in_((LineStatus.PAID, LineStatus.READY)),
+        OrderLine.product_type.in_(("printed", "service")),
+        (OrderLine.product_type == "printed") | (OrderLine.service_kind == "extraction"))
+    if kind == "printed":
+        q = q.where(OrderLine.product_type == "printed")
+    elif kind == "service":
+        q = q.where(OrderLine.product_type == "service")
+    return q.order_by(Order.paid_at, OrderLine.id)

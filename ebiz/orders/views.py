@@ -1,0 +1,327 @@
+"""Orders pages: cart, checkout, my orders, order page with payment and cancellation,
+invoices and credit notes (screen, print, PDF), my training, and the staff fulfilment desk."""
+
+import secrets
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from ..accounts.decorators import mfa_verified, roles_required
+from ..accounts.models import Role
+from ..errors import EbizError
+from ..extensions import db
+from ..main_views import safe_next
+from . import service
+from .forms import AddToCartForm, AttachForm, CancelForm, CartItemForm, CheckoutForm, MarkLineForm, PayForm
+from .models import CreditNote, LineStatus, Order, OrderLine
+
+bp = Blueprint("orders", __name__, url_prefix="/orders")
+
+STAFF = (Role.COUNTER, Role.ADMIN)
+
+
+@bp.record_once
+def _register_payable(state):
+    # The payable kind "order" is registered when the blueprint joins an app, not at import time.
+    service.register_with_payments()
+
+
+def _ip() -> str | None:
+    return request.remote_addr
+
+
+def _order(reference: str, *, lock: bool = False):
+    """The order for its owner; staff (with verified TOTP) may open any."""
+    order = service.order_for_owner(reference, current_user, lock=lock)
+    if order.user_id != current_user.id and not mfa_verified():
+        abort(403)
+    return order
+
+
+def _fail(exc: EbizError) -> None:
+    db.session.rollback()
+    flash(str(exc.message), "error")
+
+
+# ---------------------------------------------------------------- cart
+
+@bp.post("/cart/add")
+@login_required
+def add_to_cart():
+    form = AddToCartForm()
+    back = safe_next(form.next.data, url_for("orders.cart"))
+    if not form.validate():
+        flash(_("Choose what to add to your cart."), "error")
+        return redirect(back)
+    try:
+        service.add_to_cart(current_user, form.product_id.data, session_id=form.session_id.data,
+                            quantity=form.quantity.data or 1)
+        db.session.commit()
+    except EbizError as exc:
+        _fail(exc)
+        return redirect(back)
+    flash(_("Added to your cart."), "success")
+    return redirect(url_for("orders.cart"))
+
+
+@bp.get("/cart")
+@login_required
+def cart():
+    return _render_cart(CheckoutForm(checkout_key=secrets.token_urlsafe(24)))
+
+
+def _render_cart(form: CheckoutForm, errors: dict | None = None, status: int = 200):
+    from ..counter.models import Counter
+    from ..licensing.service import get_licence
+
+    items = service.cart_items(current_user)
+    problems = {i.id: service.purchase_problem(current_user, i.product) for i in items}
+    licences = {i.product_id: get_licence(i.product.licence_key) for i in items if i.product.licence_key}
+    needs_counter = any(i.product.type == "printed" for i in items)
+    counters = list(db.session.scalars(select(Counter).order_by(Counter.name))) if needs_counter else []
+    form.collect_counter_id.choices = [SelectChoice(c.id, c.name) for c in counters]
+    total = sum(i.product.price_sen * i.quantity for i in items)
+    ticked = {k for k in request.form if k.startswith("licence_")} if request.method == "POST" else set()
+    errors = errors or {}
+    beside = {"collect_counter_id", "licence"} | {f"licence_{pid}" for pid in licences}
+    other_errors = [msg for field, msg in errors.items() if field not in beside]
+    return render_template("orders/cart.html", items=items, problems=problems, licences=licences, form=form,
+                           needs_counter=needs_counter, total=total, errors=errors, ticked=ticked,
+                           other_errors=other_errors), status
+
+
+@bp.post("/cart/<int:item_id>")
+@login_required
+def update_cart_item(item_id: int):
+    form = CartItemForm()
+    if form.validate():
+        try:
+            service.update_cart_item(current_user, item_id, form.quantity.data)
+            db.session.commit()
+        except EbizError as exc:
+            _fail(exc)
+    else:
+        flash(_("Choose a quantity between 0 and 99."), "error")
+    return redirect(url_for("orders.cart"))
+
+
+@bp.post("/checkout")
+@login_required
+def checkout():
+    form = CheckoutForm()
+    form.collect_counter_id.choices = []
+    if not form.validate():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("orders.cart"))
+    accepted = {}
+    for name, value in request.form.items():
+        if name.startswith("licence_") and name[8:].isdigit():
+            accepted[int(name[8:])] = value
+    try:
+        order = service.checkout(current_user, checkout_key=form.checkout_key.data, accepted=accepted, ip=_ip(),
+                                 user_agent=request.user_agent.string,
+                                 collect_counter_id=form.collect_counter_id.data or None)
+        db.session.commit()
+    except EbizError as exc:
+        db.session.rollback()
+        if exc.field:  # shown beside the field, with what the customer already chose kept
+            return _render_cart(form, {exc.field: str(exc.message)}, exc.status)
+        flash(str(exc.message), "error")
+        return redirect(url_for("orders.cart"))
+    flash(_("Order %(ref)s placed. Your invoice is below and in your email.", ref=order.reference), "success")
+    return redirect(url_for("orders.detail", reference=order.reference))
+
+
+# ---------------------------------------------------------------- my orders
+
+@bp.get("/")
+@login_required
+def my_orders():
+    status = request.args.get("status") or ""
+    if status not in service.PAYMENT_FILTERS:
+        status = ""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    per = 20
+    rows = list(db.session.scalars(service.orders_of(current_user, status).offset((page - 1) * per).limit(per + 1)))
+    return render_template("orders/my_orders.html", orders=rows[:per], status=status, page=page,
+                           has_next=len(rows) > per, filters=service.PAYMENT_FILTERS)
+
+
+@bp.get("/training")
+@login_required
+def my_training():
+    return render_template("orders/my_training.html", lines=service.training_registrations(current_user))
+
+
+@bp.get("/<reference>")
+@login_required
+def detail(reference: str):
+    order = _order(reference)
+    pay_form = PayForm(idempotency_key=secrets.token_urlsafe(24))
+    if not current_user.is_primary:
+        pay_form.method.choices = [c for c in pay_form.method.choices if c.value != "wallet"]
+    wallet_balance = None
+    if current_user.is_primary and order.user_id == current_user.id and order.is_open:
+        from ..wallet import service as wallet
+
+        wallet_balance = wallet.balance(current_user)
+    return render_template("orders/detail.html", order=order, pay_form=pay_form, cancel_form=CancelForm(),
+                           grants=service.grants_by_line(order), pending_reason=service.pending_reason(order),
+                           cancellable=service.cancellable_by_customer(order), wallet_balance=wallet_balance)
+
+
+@bp.post("/<reference>/pay")
+@login_required
+def pay(reference: str):
+    order = _order(reference, lock=True)  # service.pay locks it anyway: one statement, not two
+    if order.user_id != current_user.id:
+        abort(403)
+    form = PayForm()
+    if not form.validate():
+        flash(_("Choose how to pay."), "error")
+        return redirect(url_for("orders.detail", reference=reference))
+    try:
+        intent, url = service.pay(current_user, order, method=form.method.data,
+                                  idempotency_key=form.idempotency_key.data, bank_code=form.bank_code.data or None)
+        paid_ref = intent.reference if intent is not None else None  # read before the commit expires it
+        db.session.commit()
+    except EbizError as exc:
+        _fail(exc)
+        return redirect(url_for("orders.detail", reference=reference))
+    if url:
+        return redirect(url)
+    flash(_("Payment successful. Thank you!"), "success")
+    if paid_ref is not None:
+        return redirect(url_for("payments.receipt", reference=paid_ref))
+    return redirect(url_for("orders.detail", reference=reference))
+
+
+@bp.post("/<reference>/cancel")
+@login_required
+def cancel(reference: str):
+    order = _order(reference)
+    form = CancelForm()
+    if not form.validate():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("orders.detail", reference=reference))
+    try:
+        order = service.cancel(order, actor=current_user, reason=form.reason.data or "", ip=_ip())
+        db.session.commit()
+    except EbizError as exc:
+        _fail(exc)
+        return redirect(url_for("orders.detail", reference=reference))
+    if order.refund_route == "wallet":
+        flash(_("Order cancelled. The amount was returned to your wallet."), "success")
+    elif order.refund_route == "staff":
+        flash(_("Order cancelled. Our staff will refund your payment to your bank or card."), "success")
+    else:
+        flash(_("Order cancelled."), "success")
+    return redirect(url_for("orders.detail", reference=reference))
+
+
+# ---------------------------------------------------------------- invoices and credit notes
+
+def _invoice_of(reference: str):
+    order = _order(reference)
+    if order.invoice is None:
+        abort(404)
+    return order, order.invoice
+
+
+@bp.get("/<reference>/invoice")
+@login_required
+def invoice(reference: str):
+    order, inv = _invoice_of(reference)
+    return render_template("orders/invoice.html", order=order, invoice=inv)
+
+
+@bp.get("/<reference>/invoice.pdf")
+@login_required
+def invoice_pdf(reference: str):
+    from .pdf import invoice_pdf as render
+
+    order, inv = _invoice_of(reference)
+    return send_file(render(order, inv), mimetype="application/pdf", as_attachment=False,
+                     download_name=f"{inv.number}.pdf")
+
+
+def _credit_note_of(reference: str, number: str):
+    order, inv = _invoice_of(reference)
+    cn = db.session.scalar(select(CreditNote).where(CreditNote.number == number, CreditNote.invoice_id == inv.id))
+    if cn is None:
+        abort(404)
+    return order, inv, cn
+
+
+@bp.get("/<reference>/credit-notes/<number>")
+@login_required
+def credit_note(reference: str, number: str):
+    order, inv, cn = _credit_note_of(reference, number)
+    return render_template("orders/credit_note.html", order=order, invoice=inv, cn=cn)
+
+
+@bp.get("/<reference>/credit-notes/<number>.pdf")
+@login_required
+def credit_note_pdf(reference: str, number: str):
+    from .pdf import credit_note_pdf as render
+
+    order, inv, cn = _credit_note_of(reference, number)
+    return send_file(render(order, inv, cn), mimetype="application/pdf", download_name=f"{cn.number}.pdf")
+
+
+# ---------------------------------------------------------------- staff fulfilment
+
+@bp.get("/staff")
+@roles_required(*STAFF)
+def staff_queue():
+    ref = (request.args.get("ref") or "").strip().upper()
+    if ref:
+        found = db.session.scalar(select(Order.reference).where(Order.reference == ref))
+        if found:
+            return redirect(url_for("orders.detail", reference=found))
+        flash(_("No order %(ref)s.", ref=ref[:40]), "error")
+    kind = request.args.get("kind") if request.args.get("kind") in ("printed", "service") else None
+    lines = list(db.session.scalars(service.staff_queue(kind).limit(200)))
+    return render_template("orders/staff_queue.html", lines=lines, kind=kind, mark_form=MarkLineForm(),
+                           attach_form=AttachForm())
+
+
+@bp.post("/staff/lines/<int:line_id>/mark")
+@roles_required(*STAFF)
+def staff_mark(line_id: int):
+    form = MarkLineForm()
+    if form.validate():
+        try:
+            line = service.mark_line(line_id, form.to.data, actor=current_user, ip=_ip())
+            db.session.commit()
+            if line.status == LineStatus.READY:
+                flash(_("%(name)s is marked ready for collection.", name=line.name), "success")
+            else:
+                flash(_("%(name)s is marked collected.", name=line.name), "success")
+        except EbizError as exc:
+            _fail(exc)
+    else:
+        flash(_("The form expired. Please try again."), "error")
+    return redirect(url_for("orders.staff_queue"))
+
+
+@bp.post("/staff/lines/<int:line_id>/attach")
+@roles_required(*STAFF)
+def staff_attach(line_id: int):
+    form = AttachForm()
+    if db.session.get(OrderLine, line_id) is None:
+        abort(404)
+    if form.validate():
+        try:
+            service.attach_deliverable(line_id, form.file.data.stream, form.file.data.filename, actor=current_user,
+                                       ip=_ip())
+            db.session.commit()
+            flash(_("File attached: the customer can download it now."), "success")
+        except EbizError as exc:
+            _fail(exc)
+    else:
+        flash(" ".join(str(e) for errs in form.errors.values() for e in errs), "error")
+    return redirect(url_for("orders.staff_queue"))

@@ -1,0 +1,127 @@
+"""Invoices, receipts and credit notes name their issuer (config AGENCY_*) and the customer billed."""
+
+import re
+import zlib
+
+import pytest
+from flask import g
+
+from ebiz.accounts.models import Kind, Tier
+from ebiz.extensions import db
+from ebiz.orders.models import Order
+from ebiz.payments.receipts import agency_issuer
+from tests.factories import make_user
+from tests.orders.helpers import client_for, fund, printed_product
+from tests.orders.test_lifecycle import pay_wallet, place
+
+
+def pdf_text(data: bytes) -> str:
+    """The text drawn in a PDF made by fpdf2 (its content streams, inflated)."""
+    assert data.startswith(b"%PDF")
+    parts = []
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            parts.append(zlib.decompress(m.group(1)).decode("latin-1"))
+        except zlib.error:
+            parts.append(m.group(1).decode("latin-1"))
+    return "".join(parts)
+
+
+def _get(client, path):
+    vars(g).clear()
+    r = client.get(path)
+    assert r.status_code == 200, r.data[:500]
+    return r
+
+
+@pytest.fixture
+def sst(app, monkeypatch):
+    monkeypatch.setitem(app.config, "AGENCY_SST_NO", "W10-1808-32000001")
+    return "W10-1808-32000001"
+
+
+def test_default_issuer_is_the_agency_without_an_sst_number(app):
+    issuer = agency_issuer()
+    assert issuer.name.startswith("Jabatan Ukur dan Pemetaan Malaysia")
+    assert issuer.address_lines == ("Wisma JUPEM", "Jalan Sultan Yahya Petra", "50578 Kuala Lumpur")
+    assert issuer.sst_no == "" and not any("SST" in line for line in issuer.contact_lines())
+
+
+def test_issuer_follows_the_configuration(app, monkeypatch):
+    monkeypatch.setitem(app.config, "AGENCY_ADDRESS", "Aras 5\n\n  Jalan Contoh  \nPutrajaya")
+    monkeypatch.setitem(app.config, "AGENCY_EMAIL", "ebiz@agency.example.my")
+    issuer = agency_issuer()
+    assert issuer.address_lines == ("Aras 5", "Jalan Contoh", "Putrajaya")
+    [line] = issuer.contact_lines()  # no phone, no SST number: the email only
+    assert issuer.phone == "" and issuer.email in line
+
+
+def test_invoice_page_and_pdf_show_issuer_and_company_billing_identity(app, sst):
+    rep = make_user(kind=Kind.COMPANY, tier=Tier.REGULAR, full_name="Ahmad Rep", company_name="Geo Ukur Sdn. Bhd.",
+                    company_reg_no="201901012345")
+    order = place(rep, printed_product(price_sen=1200))
+    client = client_for(app, rep)
+    client.set_cookie("lang", "en")
+    html = _get(client, f"/orders/{order.reference}/invoice").get_data(as_text=True)
+    issuer = re.search(r'<address class="issuer" data-testid="issuer">(.*?)</address>', html, re.S).group(1)
+    for text in ("Jabatan Ukur dan Pemetaan Malaysia", "Wisma JUPEM", "Jalan Sultan Yahya Petra", "50578 Kuala Lumpur",
+                 "SST registration no. W10-1808-32000001"):
+        assert text in issuer
+    billed = re.search(r'data-testid="billed-to">(.*?)</dd>', html, re.S).group(1)
+    for text in ("Geo Ukur Sdn. Bhd.", "Company number", "201901012345", "Representative", "Ahmad Rep",
+                 rep.email):
+        assert text in billed
+    text = pdf_text(_get(client, f"/orders/{order.reference}/invoice.pdf").data)
+    for part in ("Jabatan Ukur dan Pemetaan Malaysia", "Wisma JUPEM", "50578 Kuala Lumpur", "W10-1808-32000001",
+                 "Geo Ukur Sdn. Bhd.", "201901012345", "Ahmad Rep"):
+        assert part in text, part
+
+
+def test_individual_invoice_has_no_company_lines_and_no_sst_by_default(app):
+    user = make_user(tier=Tier.REGULAR, full_name="Siti Aminah")
+    order = place(user, printed_product(price_sen=1200))
+    client = client_for(app, user)
+    client.set_cookie("lang", "en")
+    html = _get(client, f"/orders/{order.reference}/invoice").get_data(as_text=True)
+    billed = re.search(r'data-testid="billed-to">(.*?)</dd>', html, re.S).group(1)
+    assert "Siti Aminah" in billed and user.email in billed and "Company number" not in billed
+    assert "Wisma JUPEM" in html and "SST" not in html
+    assert "SST" not in pdf_text(_get(client, f"/orders/{order.reference}/invoice.pdf").data)
+
+
+def test_credit_note_page_and_pdf_show_issuer_and_billing_identity(app, sst):
+    rep = make_user(kind=Kind.COMPANY, tier=Tier.REGULAR, full_name="Ahmad Rep", company_name="Geo Ukur Sdn. Bhd.")
+    order = place(rep, printed_product(price_sen=1200))
+    client = client_for(app, rep)
+    vars(g).clear()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
+                      client.get(f"/orders/{order.reference}").get_data(as_text=True)).group(1)
+    vars(g).clear()
+    assert client.post(f"/orders/{order.reference}/cancel", data={"csrf_token": token}).status_code == 302
+    db.session.rollback()
+    order = db.session.get(Order, order.id)
+    cn = order.invoice.credit_notes[0]
+    html = _get(client, f"/orders/{order.reference}/credit-notes/{cn.number}").get_data(as_text=True)
+    assert "Wisma JUPEM" in html and sst in html
+    billed = re.search(r'data-testid="billed-to">(.*?)</dd>', html, re.S).group(1)
+    assert "Geo Ukur Sdn. Bhd." in billed and rep.company_reg_no in billed and rep.email in billed
+    text = pdf_text(_get(client, f"/orders/{order.reference}/credit-notes/{cn.number}.pdf").data)
+    assert "Wisma JUPEM" in text and sst in text and rep.company_reg_no in text
+
+
+def test_receipt_page_and_pdf_show_issuer_and_company_identity(app, sst):
+    rep = make_user(kind=Kind.COMPANY, tier=Tier.PRIMARY, full_name="Ahmad Rep", company_name="Geo Ukur Sdn. Bhd.")
+    fund(rep, 5000)
+    intent = pay_wallet(place(rep, printed_product(price_sen=1200)))
+    client = client_for(app, rep)
+    client.set_cookie("lang", "en")
+    html = _get(client, f"/payments/{intent.reference}/receipt").get_data(as_text=True)
+    issuer = re.search(r'data-testid="issuer">(.*?)</address>', html, re.S).group(1)
+    assert "Jabatan Ukur dan Pemetaan Malaysia" in issuer and "Wisma JUPEM" in issuer and sst in issuer
+    customer = " ".join(re.findall(r'data-testid="receipt-customer">([^<]*)<', html))
+    for text in ("Geo Ukur Sdn. Bhd.", rep.company_reg_no, "Ahmad Rep", rep.email):
+        assert text in customer, text
+    text = pdf_text(_get(client, f"/payments/{intent.reference}/receipt.pdf").data)
+    for part in ("Jabatan Ukur dan Pemetaan Malaysia", "Wisma JUPEM", sst, "Geo Ukur Sdn. Bhd.",
+                 rep.company_reg_no, "Ahmad Rep", intent.receipt_no):
+        assert part in text, part
