@@ -1,0 +1,36 @@
+"""Smoke test of the benchmark harness pieces (no timing, no servers): the BENCH line format,
+the bulk catalogue seed, and the pages the benchmarks request."""
+
+import re
+
+from config import TestingConfig
+from ebiz import create_app
+from ebiz.extensions import db
+from tests.bench.catalog import LIST_PATH, SCALE_PATH, SEARCH_PATH, seed_catalogue
+from tests.bench.common import ORDER, bench_line, failed_line
+
+
+def test_bench_line_format():
+    line = bench_line("catalog_list", 0.4712, ">=0.4", "ebiz=401.2/s floor=853.6/s")
+    assert line == "BENCH catalog_list     ratio=0.47 target>=0.4  ebiz=401.2/s floor=853.6/s"
+    assert re.match(r"BENCH \S+ +ratio=n/a target<=1.5  FAILED: x", failed_line("catalog_scale", "<=1.5", "x"))
+    assert ORDER[0] == "catalog_list" and ORDER[-1] == "download_local"
+
+
+def test_seed_and_pages(tmp_path):
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'bench.db'}"
+        STORAGE_DIR = str(tmp_path / "storage")
+
+    app = create_app(Config)
+    with app.app_context():
+        db.create_all()
+    seed_catalogue(app, 2000)
+    client = app.test_client()
+    for path, expect in ((LIST_PATH, b"product-card"), (SEARCH_PATH, b"Aerial imagery Kuching"),
+                         (SCALE_PATH, b"product-card")):
+        r = client.get(path)
+        assert r.status_code == 200 and expect in r.data, path
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
