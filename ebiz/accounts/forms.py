@@ -1,11 +1,11 @@
 """Accounts forms (Flask-WTF, CSRF on each). Kind-specific rules live in service.register."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
+from ..forms import Form
 from .models import Kind
 
 KIND_CHOICES = [SelectChoice(Kind.INDIVIDUAL.value, _l("Malaysian individual (MyKad)")),
@@ -13,7 +13,7 @@ KIND_CHOICES = [SelectChoice(Kind.INDIVIDUAL.value, _l("Malaysian individual (My
                 SelectChoice(Kind.COMPANY.value, _l("Company"))]
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     kind = RadioField(_l("Account for"), choices=KIND_CHOICES, default=Kind.INDIVIDUAL.value,
                       validators=[DataRequired()])
     full_name = StringField(_l("Full name (as on your identity document)"), validators=[Length(max=200)])
@@ -26,51 +26,50 @@ class RegisterForm(FlaskForm):
     company_name = StringField(_l("Company name"), validators=[Length(max=200)])
     rep_mykad = StringField(_l("Representative's MyKad number"), validators=[Length(max=20)])
     password = PasswordField(_l("Password"), validators=[Length(max=128)])
-    confirm = PasswordField(_l("Repeat the password"),
-                            validators=[EqualTo("password", message=_l("The two passwords differ."))])
+    confirm = PasswordField(_l("Repeat the password"), validators=[Length(max=128)])  # checked by the service
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     login = StringField(_l("Email, MyKad or passport number"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
 
 
-class TotpForm(FlaskForm):
+class TotpForm(Form):
     code = StringField(_l("6-digit code from your authenticator app"),
                        validators=[DataRequired(), Length(min=6, max=8)])
 
 
-class MfaSetupForm(FlaskForm):
+class MfaSetupForm(Form):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
     code = StringField(_l("6-digit code from your authenticator app"),
                        validators=[DataRequired(), Length(min=6, max=8)])
 
 
-class MfaDisableForm(FlaskForm):
+class MfaDisableForm(Form):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
     new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=128)])
     confirm = PasswordField(_l("Repeat the new password"),
                             validators=[EqualTo("new_password", message=_l("The two passwords differ."))])
 
 
-class ChangeEmailForm(FlaskForm):
+class ChangeEmailForm(Form):
     new_email = StringField(_l("New email"), validators=[DataRequired(), Length(max=254)])
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
 
 
-class ForgotForm(FlaskForm):
+class ForgotForm(Form):
     email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
 
 
-class ResetForm(FlaskForm):
+class ResetForm(Form):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=128)])
     confirm = PasswordField(_l("Repeat the new password"),
                             validators=[EqualTo("password", message=_l("The two passwords differ."))])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button only (its CSRF token)."""

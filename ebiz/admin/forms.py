@@ -1,12 +1,12 @@
 """Staff console forms."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from ..accounts.models import Role
+from ..forms import Form
 
 ROLE_CHOICES = [SelectChoice(Role.CUSTOMER.value, _l("Customer")),
                 SelectChoice(Role.COUNTER.value, _l("Counter staff")),
@@ -15,16 +15,16 @@ ROLE_CHOICES = [SelectChoice(Role.CUSTOMER.value, _l("Customer")),
 ROLE_LABELS = {c.value: c.label for c in ROLE_CHOICES}
 
 
-class ActiveForm(FlaskForm):
+class ActiveForm(Form):
     active = HiddenField(validators=[DataRequired()])
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES, validators=[DataRequired()])
     counter_id = SelectField(_l("Counter (counter staff only)"), choices=[], validate_choice=False)
 
 
-class LookupForm(FlaskForm):
+class LookupForm(Form):
     class Meta:
         csrf = False  # a GET search: changes nothing
 

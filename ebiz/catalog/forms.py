@@ -1,7 +1,6 @@
 """Staff forms for the catalogue (Flask-WTF: CSRF on every form)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -14,10 +13,11 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..forms import Form
 from ..money import MoneyFormatError, parse_ringgit
 
 
-class ProductForm(FlaskForm):
+class ProductForm(Form):
     sku = StringField(_l("SKU"), validators=[DataRequired(), Length(max=40)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
@@ -69,28 +69,28 @@ class ProductForm(FlaskForm):
         }
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     # Retiring has its own confirmation step (RetireForm).
     status = SelectField(_l("Status"), choices=[SelectChoice("published", _l("Publish"))])
 
 
-class RetireForm(FlaskForm):
+class RetireForm(Form):
     pass
 
 
-class VersionForm(FlaskForm):
+class VersionForm(Form):
     label = StringField(_l("Version"), validators=[DataRequired(), Length(max=40)])
     release_date = DateField(_l("Release date"), validators=[DataRequired()])
     change_notes = TextAreaField(_l("Change notes"), validators=[Optional(), Length(max=10000)])
     published = BooleanField(_l("Published"), default=True)
 
 
-class VersionEditForm(FlaskForm):
+class VersionEditForm(Form):
     change_notes = TextAreaField(_l("Change notes"), validators=[Optional(), Length(max=10000)])
     published = BooleanField(_l("Published"))
 
 
-class SessionForm(FlaskForm):
+class SessionForm(Form):
     starts_at = DateTimeLocalField(_l("Starts (Malaysia time)"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
     ends_at = DateTimeLocalField(_l("Ends (Malaysia time)"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
     venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=200)])
@@ -98,15 +98,15 @@ class SessionForm(FlaskForm):
     seats_total = IntegerField(_l("Seats"), validators=[DataRequired(), NumberRange(min=1, max=10000)])
 
 
-class CancelSessionForm(FlaskForm):
+class CancelSessionForm(Form):
     pass
 
 
-class AccessForm(FlaskForm):
+class AccessForm(Form):
     email = StringField(_l("Customer email"), validators=[DataRequired(), Length(max=254)])
     source_ref = StringField(_l("Application or decision reference"), validators=[DataRequired(), Length(max=60)])
     expires_on = DateField(_l("Expires on (optional)"), validators=[Optional()])
 
 
-class RevokeAccessForm(FlaskForm):
+class RevokeAccessForm(Form):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=300)])

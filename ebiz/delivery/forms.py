@@ -1,21 +1,22 @@
 """Delivery forms (Flask-WTF: CSRF on every form)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..forms import Form
 
-class UploadForm(FlaskForm):
+
+class UploadForm(Form):
     file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file to upload."))])
 
 
-class RemoveFileForm(FlaskForm):
+class RemoveFileForm(Form):
     pass
 
 
-class AdjustForm(FlaskForm):
+class AdjustForm(Form):
     add_downloads = IntegerField(_l("Downloads to add"), default=0,
                                  validators=[Optional(), NumberRange(min=0, max=100)])
     extend_days = IntegerField(_l("Days to extend the download period"), default=0,

@@ -6,7 +6,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -14,6 +13,7 @@ from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
 from ..errors import EbizError, NotFound
 from ..extensions import db, limiter
+from ..forms import Form
 from . import service
 
 bp = Blueprint("licensing", __name__, url_prefix="/licences")
@@ -32,7 +32,7 @@ def licence_title(key: str | None) -> str:
     return service.licence_title(key)
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(Form):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=300)])
 
 

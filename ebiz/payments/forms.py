@@ -1,20 +1,21 @@
 """Payments forms (Flask-WTF, CSRF on each)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from ..forms import Form
 
-class CheckAgainForm(FlaskForm):
+
+class CheckAgainForm(Form):
     """The "Check again" button on a pending payment (CSRF only)."""
 
 
-class ResolveRefundForm(FlaskForm):
+class ResolveRefundForm(Form):
     note = TextAreaField(_l("How was the money returned?"), validators=[DataRequired(), Length(max=300)])
 
 
-class ReviewedForm(FlaskForm):
+class ReviewedForm(Form):
     """Staff mark a flagged (late) payment as reviewed."""
 
 
@@ -22,5 +23,5 @@ class PaymentMethodFields:
     """Shared choices for forms that pick FPX (with a bank) or a card."""
 
 
-class ReferenceForm(FlaskForm):
+class ReferenceForm(Form):
     reference = StringField(_l("Reference"), validators=[DataRequired(), Length(max=24)])

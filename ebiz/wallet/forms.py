@@ -1,15 +1,15 @@
 """Wallet forms (Flask-WTF, CSRF on each)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..forms import Form
 from ..payments.banks import FPX_BANKS
 
 
-class TopupForm(FlaskForm):
+class TopupForm(Form):
     amount = StringField(_l("Amount (RM)"), validators=[DataRequired(), Length(max=20)])
     method = RadioField(_l("Pay by"), choices=[SelectChoice("fpx", _l("FPX online banking")),
                                                SelectChoice("card", _l("Visa or Mastercard credit/debit card"))],
@@ -19,7 +19,7 @@ class TopupForm(FlaskForm):
     nonce = HiddenField()
 
 
-class StatementFilterForm(FlaskForm):
+class StatementFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter: it changes nothing
 
@@ -27,11 +27,11 @@ class StatementFilterForm(FlaskForm):
     date_to = DateField(_l("To"), validators=[Optional()])
 
 
-class AdjustmentForm(FlaskForm):
+class AdjustmentForm(Form):
     customer = StringField(_l("Customer email"), validators=[DataRequired(), Length(max=254)])
     amount = StringField(_l("Amount (RM, negative to debit)"), validators=[DataRequired(), Length(max=20)])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=300)])
 
 
-class DecideForm(FlaskForm):
+class DecideForm(Form):
     decision = HiddenField(validators=[DataRequired()])
