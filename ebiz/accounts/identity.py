@@ -35,7 +35,7 @@ def normalise_mykad(value: str | None, field: str = "mykad") -> str:
     raw = (value or "").strip()
     if not raw:
         raise ValidationError(_l("Enter a MyKad number."), field=field)
-    if not re.fullmatch(r"[\d\s-]+", raw):
+    if not re.fullmatch(r"[\d\s-]+", raw) or len(re.sub(r"\D", "", raw)) != 12:
         raise ValidationError(_l("A MyKad number has 12 digits, for example 900101-14-5678."), field=field)
     try:
         return nric.validate(raw.replace(" ", ""))

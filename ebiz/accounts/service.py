@@ -104,8 +104,12 @@ def find_by_login(login: str) -> User | None:
 def register(*, kind: str, full_name: str, email: str, password: str, phone: str | None = None,
              mykad: str | None = None, passport_no: str | None = None, nationality: str | None = None,
              company_reg_no: str | None = None, company_name: str | None = None,
-             rep_mykad: str | None = None, locale: str | None = None, ip: str | None = None) -> User:
-    """Create a Regular customer of `kind`; they may sign in at once (no activation step)."""
+             rep_mykad: str | None = None, locale: str | None = None, ip: str | None = None,
+             confirm: str | None = None) -> User:
+    """Create a Regular customer of `kind`; they may sign in at once (no activation step).
+
+    Every problem is found in one go (each beside its field); `confirm`, when given, is the
+    password typed a second time."""
     errors: list[ValidationError] = []
 
     def check(fn, *args, **kwargs):
@@ -143,6 +147,8 @@ def register(*, kind: str, full_name: str, email: str, password: str, phone: str
         if fields["company_reg_no"] and _taken(User.company_reg_no, fields["company_reg_no"]):
             errors.append(ValidationError(_l("This company is already registered."), field="company_reg_no"))
     check(check_password_strength, password, user_inputs=[name, email_n, fields.get("company_name")])
+    if confirm is not None and confirm != password:
+        errors.append(ValidationError(_l("The two passwords differ."), field="confirm"))
     if errors:
         first = errors[0]
         raise ValidationError(first.message, field=first.field,

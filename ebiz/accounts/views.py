@@ -148,7 +148,7 @@ def register():
                 password=form.password.data, phone=form.phone.data, mykad=form.mykad.data,
                 passport_no=form.passport_no.data, nationality=form.nationality.data,
                 company_reg_no=form.company_reg_no.data, company_name=form.company_name.data,
-                rep_mykad=form.rep_mykad.data, locale=str(get_locale()), ip=_ip())
+                rep_mykad=form.rep_mykad.data, locale=str(get_locale()), ip=_ip(), confirm=form.confirm.data or "")
         except EbizError as exc:
             db.session.rollback()
             show_error(form, exc)

@@ -99,3 +99,14 @@ def test_malay_by_default_english_on_switch(app, client, monkeypatch):
 def test_password_is_never_kept_in_the_page(client):
     r = _post(client, mykad="bad", password=PASSWORD, confirm=PASSWORD)
     assert PASSWORD not in r.get_data(as_text=True)
+
+
+def test_every_problem_is_shown_on_the_first_submit(client):
+    """A bad MyKad, a weak password and a differing repeat: all three beside their fields at once."""
+    r = _post(client, mykad="900101-14-567", password="abc123", confirm="abc124")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    for field in ("mykad", "password", "confirm"):
+        assert f'id="{field}-error"' in html, field
+    assert "12 digits" in html or "12 digit" in html
+    assert _count() == 0
