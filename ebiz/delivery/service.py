@@ -36,7 +36,7 @@ from sqlalchemy.orm import selectinload
 
 from ..audit.service import record
 from ..catalog.models import Product, ProductVersion
-from ..catalog.service import latest_version, newer_versions
+from ..catalog.service import latest_version, newer_versions_of
 from ..clock import utcnow
 from ..errors import EbizError, NotFound, ValidationError
 from ..extensions import begin_write, db
@@ -128,6 +128,18 @@ def files_of_version(version_id: int, *, include_removed: bool = False) -> list[
     return list(db.session.scalars(q.order_by(ProductFile.id)))
 
 
+def files_of_versions(version_ids) -> dict[int, list[ProductFile]]:
+    """`files_of_version` for many versions in one query: version id -> its files (not removed)."""
+    ids = sorted({v for v in version_ids if v is not None})
+    out: dict[int, list[ProductFile]] = {v: [] for v in ids}
+    if ids:
+        for pf in db.session.scalars(select(ProductFile).where(ProductFile.version_id.in_(ids),
+                                                               ProductFile.removed_at.is_(None))
+                                     .order_by(ProductFile.id)):
+            out[pf.version_id].append(pf)
+    return out
+
+
 def verify_files() -> list[str]:
     """Problems with stored files: missing objects, wrong size or checksum. Empty when all is well."""
     storage = get_storage()
@@ -194,6 +206,31 @@ def files_for(ent: Entitlement) -> list[ProductFile]:
                                    .order_by(ProductFile.id)))
 
 
+def files_for_many(ents) -> dict[int, list[ProductFile]]:
+    """`files_for` for many entitlements in one query: entitlement id -> its files."""
+    version_ids = sorted({e.version_id for e in ents if e.version_id is not None})
+    line_ids = sorted({e.order_line_id for e in ents if e.order_line_id is not None})
+    conds = []
+    if version_ids:
+        conds.append(ProductFile.version_id.in_(version_ids))
+    if line_ids:
+        conds.append(ProductFile.order_line_id.in_(line_ids))
+    by_version: dict[int, list[ProductFile]] = {}
+    by_line: dict[int, list[ProductFile]] = {}
+    if conds:
+        for pf in db.session.scalars(select(ProductFile).where(or_(*conds), ProductFile.removed_at.is_(None))
+                                     .order_by(ProductFile.id)):
+            if pf.version_id is not None:
+                by_version.setdefault(pf.version_id, []).append(pf)
+            if pf.order_line_id is not None:
+                by_line.setdefault(pf.order_line_id, []).append(pf)
+    out = {}
+    for e in ents:
+        found = {pf.id: pf for pf in by_version.get(e.version_id, []) + by_line.get(e.order_line_id, [])}
+        out[e.id] = [found[i] for i in sorted(found)]
+    return out
+
+
 def refusal(ent: Entitlement, grant: LicenceGrant, now=None, *, need_remaining: bool = True) -> str | None:
     """Why this entitlement cannot be used now (a kind), or None."""
     now = now or utcnow()
@@ -216,13 +253,16 @@ class EntitlementView:
 
 def entitlements_for(user) -> list[EntitlementView]:
     """Every entitlement of the customer, newest first, with files, newer versions and usability."""
-    rows = db.session.scalars(select(Entitlement).where(Entitlement.user_id == user.id)
-                              .order_by(Entitlement.id.desc()))
-    out = []
-    for ent in rows:
-        newer = newer_versions(ent.version) if ent.version is not None else []
-        out.append(EntitlementView(ent, files_for(ent), newer, refusal(ent, ent.grant)))
-    return out
+    # A fixed number of queries however many rows: relations and files are loaded for all at once.
+    rows = list(db.session.scalars(
+        select(Entitlement).where(Entitlement.user_id == user.id)
+        .options(selectinload(Entitlement.grant), selectinload(Entitlement.product),
+                 selectinload(Entitlement.version))
+        .order_by(Entitlement.id.desc())))
+    newer = newer_versions_of(ent.version for ent in rows)
+    files = files_for_many(rows)
+    return [EntitlementView(ent, files[ent.id], newer.get(ent.version_id, []), refusal(ent, ent.grant))
+            for ent in rows]
 
 
 def adjust_allowance(entitlement_id: int, *, actor, add_downloads: int = 0, extend_days: int = 0, reason: str,

@@ -27,8 +27,14 @@ def _write_up_front():
 
 @bp.app_template_global("version_files")
 def version_files(version_id: int) -> list:
-    """For the catalogue's product page: the files of a version (size and checksum)."""
+    """The files of a version (size and checksum)."""
     return service.files_of_version(version_id)
+
+
+@bp.app_template_global("files_of_versions")
+def files_of_versions(version_ids) -> dict:
+    """For the catalogue's product page: the files of each version (size and checksum), in one query."""
+    return service.files_of_versions(version_ids)
 
 
 @bp.get("/")
