@@ -148,12 +148,20 @@ def _register_template_helpers(app: Flask) -> None:
     from .licensing.text import licence_parts
     from .money import format_sen
     from .orders.models import LINE_STATUS_LABELS, ORDER_STATUS_LABELS
-    from .payments.models import INTENT_STATUS_LABELS, METHOD_LABELS, PENDING_REASON_LABELS, REFUND_STATUS_LABELS
+    from .payments.models import (
+        INTENT_STATUS_LABELS,
+        METHOD_LABELS,
+        PENDING_REASON_LABELS,
+        REFUND_REASON_LABELS,
+        REFUND_STATUS_LABELS,
+        REVIEW_NOTE_LABELS,
+    )
     from .wallet.models import ADJUSTMENT_STATUS_LABELS
 
     labels = {"order_status": ORDER_STATUS_LABELS, "line_status": LINE_STATUS_LABELS,
               "payment_status": INTENT_STATUS_LABELS, "payment_method": METHOD_LABELS,
               "pending_reason": PENDING_REASON_LABELS, "refund_status": REFUND_STATUS_LABELS,
+              "review_note": REVIEW_NOTE_LABELS, "refund_reason": REFUND_REASON_LABELS,
               "adjustment_status": ADJUSTMENT_STATUS_LABELS, "role": ROLE_LABELS}
 
     def label(code, kind: str) -> str:

@@ -28,7 +28,7 @@ from sqlalchemy import Integer, bindparam, or_, select, text, update
 from ..audit.service import record
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, ValidationError
-from ..extensions import db
+from ..extensions import begin_write, db
 from .models import (
     SEARCH_VECTOR_SQL,
     Category,
@@ -410,6 +410,22 @@ def newer_versions(version: ProductVersion) -> list[ProductVersion]:
         .order_by(ProductVersion.release_date.desc(), ProductVersion.id.desc())))
 
 
+def newer_versions_of(versions) -> dict[int, list[ProductVersion]]:
+    """`newer_versions` for many versions in one query: version id -> its newer versions, newest first."""
+    versions = [v for v in versions if v is not None]
+    if not versions:
+        return {}
+    published = list(db.session.scalars(
+        select(ProductVersion).where(ProductVersion.product_id.in_(sorted({v.product_id for v in versions})),
+                                     ProductVersion.published.is_(True))
+        .order_by(ProductVersion.release_date.desc(), ProductVersion.id.desc())))
+    by_product: dict[int, list[ProductVersion]] = {}
+    for n in published:
+        by_product.setdefault(n.product_id, []).append(n)
+    return {v.id: [n for n in by_product.get(v.product_id, []) if (n.release_date, n.id) > (v.release_date, v.id)]
+            for v in versions}
+
+
 def upcoming_sessions(product: Product, now: datetime | None = None) -> list[TrainingSession]:
     now = now or utcnow()
     return [s for s in product.sessions if s.starts_at >= now and not s.cancelled]
@@ -597,10 +613,17 @@ def add_session(product_id: int, *, starts_at: datetime, ends_at: datetime, venu
 
 
 def cancel_session(session_id: int, *, actor, ip: str | None = None) -> TrainingSession:
+    """Flag a session cancelled (no seat can be reserved after this). The orders holding its
+    seats are the orders domain's: staff cancel through `orders.service.cancel_training_session`."""
+    begin_write()
+    done = db.session.execute(
+        update(TrainingSession).where(TrainingSession.id == session_id, TrainingSession.cancelled.is_(False))
+        .values(cancelled=True).execution_options(synchronize_session=False)).rowcount
     s = db.session.get(TrainingSession, session_id)
     if s is None:
         raise NotFound()
-    s.cancelled = True
-    db.session.flush()
+    if done != 1:
+        raise Conflict(_l("This session has already been cancelled."))
+    _expire(TrainingSession, session_id)
     record("catalog.session.cancel", actor=actor, target=s, ip=ip)
     return s

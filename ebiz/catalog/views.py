@@ -26,7 +26,7 @@ from .forms import (
     VersionEditForm,
     VersionForm,
 )
-from .models import Category, Product, ProductStatus, ProductVersion, TrainingSession
+from .models import Category, Product, ProductStatus, ProductVersion
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
@@ -74,7 +74,8 @@ def browse():
 def product(slug):
     p = service.product_by_slug(slug)
     ok, reason = service.may_purchase(current_user, p)
-    # Files are the delivery domain's: its blueprint gives templates `version_files(version_id)`.
+    # Files are the delivery domain's: its blueprint gives templates `files_of_versions(version_ids)`
+    # (one query for all versions: the page lists them).
     return render_template("catalog/product.html", p=p, may_buy=ok, reason=reason,
                            versions=service.published_versions(p),
                            sessions=service.upcoming_sessions(p), needs_primary=service.needs_primary(p),
@@ -265,17 +266,6 @@ def admin_add_session(product_id):
     else:
         flash(_("Please correct the session details."), "error")
     return redirect(url_for("catalog.admin_edit", product_id=product_id))
-
-
-@bp.post("/admin/sessions/<int:session_id>/cancel")
-@roles_required(Role.ADMIN)
-def admin_cancel_session(session_id):
-    s = db.session.get(TrainingSession, session_id) or abort(404)
-    if CancelSessionForm().validate_on_submit():
-        service.cancel_session(s.id, actor=current_user, ip=_ip())
-        db.session.commit()
-        flash(_("Session cancelled."), "success")
-    return redirect(url_for("catalog.admin_edit", product_id=s.product_id))
 
 
 @bp.post("/admin/<int:product_id>/access")

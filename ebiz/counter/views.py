@@ -75,8 +75,9 @@ def topup(user_id: int):
             form.amount.errors = [*form.amount.errors, _("Enter an amount in ringgit, for example 50.00.")]
         else:
             try:
-                wallet.topup_at_counter(staff=current_user._get_current_object(), customer=user, amount_sen=amount,
-                                        receipt_no=form.receipt_no.data, ip=request.remote_addr)
+                _posting, created = wallet.topup_at_counter(
+                    staff=current_user._get_current_object(), customer=user, amount_sen=amount,
+                    receipt_no=form.receipt_no.data, ip=request.remote_addr)
             except Forbidden:
                 db.session.commit()  # only the refusal's audit event was written: keep it
                 raise
@@ -85,6 +86,10 @@ def topup(user_id: int):
                 show_error(form, exc)
             else:
                 db.session.commit()
-                flash(_("The wallet was topped up."), "success")
+                if created:
+                    flash(_("The wallet was topped up."), "success")
+                else:
+                    flash(_("Receipt %(no)s was already credited to this wallet: nothing was added again.",
+                            no=form.receipt_no.data.strip().upper()), "warning")
                 return redirect(url_for("counter.customer", user_id=user.id))
     return _customer_page(counter, user, topup_form=form, status=400)

@@ -1,25 +1,26 @@
 """Orders forms (CSRF on every one)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..forms import Form
 
-class AddToCartForm(FlaskForm):
+
+class AddToCartForm(Form):
     product_id = IntegerField(validators=[InputRequired()])
     session_id = IntegerField(validators=[Optional()])
     quantity = IntegerField(_l("Quantity"), default=1, validators=[Optional(), NumberRange(min=1, max=99)])
     next = HiddenField()
 
 
-class CartItemForm(FlaskForm):
+class CartItemForm(Form):
     quantity = IntegerField(_l("Quantity"), validators=[InputRequired(), NumberRange(min=0, max=99)])
 
 
-class CheckoutForm(FlaskForm):
+class CheckoutForm(Form):
     """Licence checkboxes are named `licence_<product id>` with the shown hash as value (read by the view)."""
 
     checkout_key = HiddenField(validators=[DataRequired()])
@@ -27,7 +28,7 @@ class CheckoutForm(FlaskForm):
                                      validate_choice=False, validators=[Optional()])
 
 
-class PayForm(FlaskForm):
+class PayForm(Form):
     method = RadioField(_l("Pay by"), choices=[SelectChoice("wallet", _l("eBiz wallet")),
                                                SelectChoice("fpx", _l("FPX online banking")),
                                                SelectChoice("card", _l("Credit or debit card (Visa, Mastercard)"))],
@@ -40,18 +41,18 @@ class PayForm(FlaskForm):
 
         super().__init__(*args, **kwargs)
         self.bank_code.choices = [SelectChoice("", _l("Choose your bank"))] + [
-            SelectChoice(b.code, b.name + (f" ({_l('corporate')})" if b.corporate else "")) for b in FPX_BANKS]
+            SelectChoice(b.code, b.name) for b in FPX_BANKS]  # corporate banks say so in their names
 
 
-class CancelForm(FlaskForm):
+class CancelForm(Form):
     reason = TextAreaField(_l("Reason (optional)"), validators=[Optional(), Length(max=300)])
 
 
-class MarkLineForm(FlaskForm):
+class MarkLineForm(Form):
     to = SelectField(choices=[SelectChoice("ready", _l("Ready for collection")),
                               SelectChoice("collected", _l("Collected"))])
 
 
-class AttachForm(FlaskForm):
+class AttachForm(Form):
     file = FileField(_l("File"), validators=[FileRequired(message=_l("Choose a file to attach."))])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])

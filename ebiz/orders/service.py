@@ -26,13 +26,16 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
+from ..accounts.models import Role
 from ..audit.service import record
 from ..clock import format_local, utcnow
 from ..errors import Conflict, Forbidden, NotFound, TierRequired, ValidationError
 from ..extensions import begin_write, db, is_sqlite
+from ..payments.models import RefundReason
 from ..refs import new_reference
 from ..sequences import next_number
 from .models import CartItem, CreditNote, Invoice, LineStatus, Order, OrderLine, OrderStatus
@@ -163,14 +166,15 @@ def add_to_cart(user, product_id: int, *, session_id: int | None = None, quantit
             raise ValidationError(_l("Choose a training session."), field="session_id")
         if ts.starts_at <= utcnow():
             raise ValidationError(_l("This session has already started."), field="session_id")
-        if ts.seats_left <= 0:
+        if ts.seats_left <= 0 and not (_free_overdue({ts.id}, set(), utcnow()) and ts.seats_left > 0):
             raise Conflict(_l("This session is full."), field="session_id")
         quantity = 1  # one seat per registration
     else:
         session_id = None
     if product.type != "printed":
         quantity = 1  # a licence or a service is bought once
-    elif product.stock is not None and product.stock < quantity:
+    elif product.stock is not None and product.stock < quantity and not (
+            _free_overdue(set(), {product.id}, utcnow()) and product.stock >= quantity):
         raise Conflict(_l("Only %(n)s left in stock.", n=product.stock), field="quantity")
     item = db.session.scalar(select(CartItem).where(
         CartItem.user_id == user.id, CartItem.product_id == product.id,
@@ -233,8 +237,9 @@ def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | Non
     if not items:
         raise ValidationError(_l("Your cart is empty."))
     now = now or utcnow()
+    _expire_overdue_holders(items, now)
     needs_counter = any(i.product.type == "printed" for i in items)
-    if needs_counter and not collect_counter_id:
+    if needs_counter and not _open_counter(collect_counter_id):
         raise ValidationError(_l("Choose the counter where you will collect your printed products."),
                               field="collect_counter_id")
     if not needs_counter:
@@ -301,6 +306,43 @@ def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | Non
     return order
 
 
+def _expire_overdue_holders(items, now) -> None:
+    """Unpaid orders past their time give back the seats and stock they hold before a new checkout
+    asks for them, so the last seat is never held by an order nobody can pay any more, even
+    where `flask orders expire` does not run from cron (a laptop's `make run`)."""
+    _free_overdue({i.session_id for i in items if i.session_id},
+                  {i.product_id for i in items if not i.session_id and i.product.type == "printed"}, now)
+
+
+def _free_overdue(sessions: set, printed: set, now) -> bool:
+    """Expire the overdue unpaid orders holding these sessions' seats or printed products' stock;
+    True when there were any."""
+    if not sessions and not printed:
+        return False
+    holds = []
+    if sessions:
+        holds.append(OrderLine.session_id.in_(sessions))
+    if printed:
+        holds.append(OrderLine.product_id.in_(printed))
+    overdue = db.session.scalars(
+        select(Order.id).join(OrderLine).where(Order.status == S.PENDING, Order.reserved.is_(True),
+                                               Order.expires_at <= now, or_(*holds))
+        .distinct().order_by(Order.id).limit(50)).all()
+    for order_id in overdue:
+        expire_one(order_id, now)
+    return bool(overdue)
+
+
+def _open_counter(counter_id) -> bool:
+    """Is `counter_id` (from a form: anything) a counter that is open for collections?"""
+    from ..counter.models import Counter
+
+    if isinstance(counter_id, bool) or not isinstance(counter_id, int) or counter_id <= 0:
+        return False
+    counter = db.session.get(Counter, counter_id)
+    return counter is not None and counter.active
+
+
 def _issue_invoice(order: Order, user, now) -> Invoice:
     lines = [{"sku": ln.sku, "name": ln.name, "version": ln.version_label, "session": ln.session_label,
               "quantity": ln.quantity, "unit_price_sen": ln.unit_price_sen, "line_total_sen": ln.line_total_sen}
@@ -343,18 +385,22 @@ def order_for_owner(reference: str, user, *, lock: bool = False) -> Order:
 
 
 def orders_of(user, payment_filter: str | None = None):
-    q = select(Order).where(Order.user_id == user.id).order_by(Order.created_at.desc(), Order.id.desc())
+    """The user's orders, newest first, with their lines (loaded for the whole page at once)."""
+    q = select(Order).where(Order.user_id == user.id).options(selectinload(Order.lines)) \
+        .order_by(Order.created_at.desc(), Order.id.desc())
     if payment_filter in PAYMENT_FILTERS:
         q = q.where(Order.status.in_(PAYMENT_FILTERS[payment_filter]))
     return q
 
 
 def training_registrations(user) -> list[OrderLine]:
-    """Training lines of the user's orders that hold (or await payment for) a seat."""
+    """Training lines of the user's orders that hold (or await payment for) a seat, each with its
+    order and session (one query for the page)."""
     return list(db.session.scalars(
         select(OrderLine).join(Order).where(
             Order.user_id == user.id, OrderLine.session_id.is_not(None),
             Order.status.in_((S.PENDING, S.PAID, S.FULFILLED)))
+        .options(contains_eager(OrderLine.order), joinedload(OrderLine.session))
         .order_by(OrderLine.id.desc())))
 
 
@@ -433,11 +479,11 @@ def settle_order(intent) -> None:
     order = _lock_order_by_ref(intent.payable_ref)  # one statement: find and lock
     wallet.collect(intent)  # the money is ours now, whatever happens to the order
     if order is None:
-        _refund_undeliverable(intent, None, "order not found")
+        _refund_undeliverable(intent, None, RefundReason.ORDER_MISSING)
         return
     if order.status != S.PENDING or intent.amount_sen != order.total_sen:
         # Cancelled, expired, or already paid by another intent: never drop the money.
-        _refund_undeliverable(intent, order, f"order {order.status}")
+        _refund_undeliverable(intent, order, RefundReason.ORDER_UNPAYABLE)
         return
     _mark_paid(order, method=intent.method, payment_ref=intent.reference, now=utcnow())
 
@@ -478,21 +524,34 @@ def _deliver_paid_lines(order: Order, now) -> None:
             line.status = LineStatus.DELIVERED
 
 
-def _refund_undeliverable(intent, order: Order | None, why: str) -> None:
+def _refund_undeliverable(intent, order: Order | None, reason_code: str) -> None:
     from ..wallet import service as wallet
 
     ref = order.reference if order else intent.payable_ref
-    route = wallet.return_payment(intent, f"Payment {intent.reference} for {ref} could not be delivered ({why})")
+    detail = f"{ref} ({order.status})" if order else ref
+    route = wallet.return_payment(intent, reason_code, detail)
     route = "wallet" if route == "wallet" else "staff"
     if order is not None and order.refund_route is None and order.status in (S.CANCELLED, S.EXPIRED):
         order.refund_route, order.refund_sen = route, intent.amount_sen
     record("order.payment_returned", actor=None, target_type="Order", target_id=order.id if order else None,
-           reference=ref, payment=intent.reference, route=route, reason=why)
+           reference=ref, payment=intent.reference, route=route, reason=reason_code,
+           order_status=order.status if order else None)
 
 
 def describe_order(intent) -> str:
     """Text for the payment receipt and history: the order reference and its lines."""
-    order = _order_by_ref(intent.payable_ref)
+    return _order_text(intent, _order_by_ref(intent.payable_ref))
+
+
+def describe_orders(intents) -> dict[int, str]:
+    """`describe_order` for a page of intents, by intent id: two queries (orders, lines) for any number."""
+    refs = sorted({i.payable_ref for i in intents})
+    orders = {o.reference: o for o in db.session.scalars(
+        select(Order).where(Order.reference.in_(refs)).options(selectinload(Order.lines)))} if refs else {}
+    return {i.id: _order_text(i, orders.get(i.payable_ref)) for i in intents}
+
+
+def _order_text(intent, order: Order | None) -> str:
     if order is None:
         return str(_l("Order %(ref)s", ref=intent.payable_ref))
     lines = "; ".join(f"{ln.quantity} × {ln.name}" + (f" ({ln.version_label})" if ln.version_label else "")
@@ -507,7 +566,8 @@ def order_return_url(intent) -> str:
 def register_with_payments() -> None:
     from ..payments import service as payments
 
-    payments.register_payable("order", settle=settle_order, describe=describe_order, return_url=order_return_url)
+    payments.register_payable("order", settle=settle_order, describe=describe_order, return_url=order_return_url,
+                              describe_many=describe_orders)
 
 
 # ---------------------------------------------------------------- cancellation and expiry
@@ -554,6 +614,12 @@ def cancel(order: Order, *, actor, reason: str = "", ip: str | None = None) -> O
     if not is_staff and order.user_id != getattr(actor, "id", None):
         raise NotFound()
     order = _lock_order(order.id)
+    if is_staff and order.status != S.PENDING:
+        # Giving money back is an administrator's decision, always with a reason on record.
+        if getattr(actor, "role", None) != Role.ADMIN:
+            raise Forbidden(_l("Only an administrator can cancel and refund a paid order."))
+        if not (reason or "").strip():
+            raise ValidationError(_l("Give the reason for cancelling and refunding this order."), field="reason")
     now = utcnow()
     reason = (reason or "").strip()[:300]  # none given: documents say who cancelled (CreditNote.shown_reason)
     if order.status == S.PENDING:
@@ -587,6 +653,71 @@ def cancel(order: Order, *, actor, reason: str = "", ip: str | None = None) -> O
     return order
 
 
+def cancel_training_session(session_id: int, *, actor, ip: str | None = None) -> list[str]:
+    """An administrator cancels a scheduled training session, and nobody pays for a seat that is
+    gone: every unpaid order holding one of its seats is cancelled; a paid one is refunded (in
+    full when the session was all it held, else those lines, with a credit note for them).
+    Returns the references of the orders touched."""
+    from ..catalog import service as catalog
+    from ..catalog.models import TrainingSession
+
+    if getattr(actor, "role", None) != Role.ADMIN:
+        raise Forbidden()
+    ts = db.session.get(TrainingSession, session_id)
+    if ts is None:
+        raise NotFound()
+    # The flag first: its row lock makes a concurrent checkout's seat reservation wait, then fail;
+    # a checkout that reserved before us has committed when our UPDATE returns, so the scan sees it.
+    catalog.cancel_session(session_id, actor=actor, ip=ip)
+    when = format_local(ts.starts_at)
+    reason = str(_l("The training session of %(when)s MYT was cancelled.", when=when))
+    order_ids = db.session.scalars(
+        select(OrderLine.order_id).join(Order).where(OrderLine.session_id == session_id,
+                                                   Order.status.in_([S.PENDING, S.PAID]))
+        .distinct().order_by(OrderLine.order_id)).all()
+    touched = []
+    for order_id in order_ids:
+        order = _lock_order(order_id)
+        lines = [ln for ln in order.lines if ln.session_id == session_id and ln.status != LineStatus.CANCELLED]
+        if not lines or order.status not in (S.PENDING, S.PAID):
+            continue
+        if order.status == S.PENDING or len(lines) == len(order.lines):
+            cancel(order, actor=actor, reason=reason, ip=ip)
+        else:
+            _refund_lines(order, lines, reason=reason, actor=actor, ip=ip)
+        touched.append(order.reference)
+    return touched
+
+
+def _refund_lines(order: Order, lines: list, *, reason: str, actor, ip: str | None) -> None:
+    """Refund some lines of a paid order (the rest stays paid): seats back, money back, a credit note."""
+    from ..catalog import service as catalog
+    from ..payments import service as payments
+    from ..wallet import service as wallet
+
+    now, amount = utcnow(), sum(ln.line_total_sen for ln in lines)
+    for line in sorted(lines, key=lambda ln: (ln.product_id, ln.session_id or 0)):
+        if line.session_id:
+            catalog.release_seat(line.session_id)
+        line.status, line.status_changed_at = LineStatus.CANCELLED, now
+    key = f"lines-cancel:{order.reference}:{min(ln.id for ln in lines)}"
+    route = "none"
+    if amount and order.payment_method == "wallet":
+        wallet.refund_to_wallet(order.user, amount, idempotency_key=key, memo=order.reference)
+        route = "wallet"
+    elif amount and order.payment_method not in (None, "free"):
+        payments.queue_refund(_intent(order.payment_ref), amount, RefundReason.ORDER_CANCELLED,
+                              _staff_reason(order.reference, reason), key=key)
+        route = "staff"
+    order.refund_sen = (order.refund_sen or 0) + amount
+    order.refund_route = order.refund_route or (route if route != "none" else None)
+    cn = _credit_note(order, amount, reason, actor)
+    record("order.lines_refund", actor=actor, target=order, ip=ip, reference=order.reference, reason=reason,
+           route=route, amount_sen=amount, lines=[ln.id for ln in lines])
+    _mail(order, _l("Part of order %(ref)s cancelled and refunded", ref=order.reference), "orders_lines_refunded",
+          lines=lines, amount_sen=amount, route=route, credit_note=cn, reason=reason)
+
+
 def _release_paid(order: Order) -> None:
     from ..catalog import service as catalog
 
@@ -616,7 +747,7 @@ def _refund_paid(order: Order, reason: str) -> str:
                                 memo=order.reference)
         return "wallet"
     intent = _intent(order.payment_ref)
-    payments.queue_refund(intent, order.total_sen, _staff_reason(f"Order {order.reference} cancelled", reason),
+    payments.queue_refund(intent, order.total_sen, RefundReason.ORDER_CANCELLED, _staff_reason(order.reference, reason),
                           key=f"order-cancel:{order.reference}")
     return "staff"
 

@@ -289,6 +289,28 @@ def staff_queue():
                            attach_form=AttachForm())
 
 
+@bp.post("/staff/sessions/<int:session_id>/cancel")
+@roles_required(Role.ADMIN)
+def staff_cancel_session(session_id: int):
+    """Cancel a training session and close (refund) the orders holding its seats."""
+    from ..catalog.forms import CancelSessionForm
+    from ..catalog.models import TrainingSession
+
+    ts = db.session.get(TrainingSession, session_id) or abort(404)
+    product_id = ts.product_id
+    if not CancelSessionForm().validate():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("catalog.admin_edit", product_id=product_id))
+    try:
+        touched = service.cancel_training_session(session_id, actor=current_user, ip=_ip())
+        db.session.commit()
+    except EbizError as exc:
+        _fail(exc)
+    else:
+        flash(_("Session cancelled. Orders closed or refunded: %(n)d.", n=len(touched)), "success")
+    return redirect(url_for("catalog.admin_edit", product_id=product_id))
+
+
 @bp.post("/staff/lines/<int:line_id>/mark")
 @roles_required(*STAFF)
 def staff_mark(line_id: int):

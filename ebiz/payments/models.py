@@ -73,6 +73,27 @@ PENDING_REASON_LABELS = {
 }
 
 
+class ReviewNote:
+    """Why a payment is on the staff review queue (stored as the code; shown in the reader's language)."""
+
+    PAID_AFTER_FAILED = "paid_after_failed"
+    PAID_AFTER_EXPIRED = "paid_after_expired"
+    PAID_AFTER_EXPIRY = "paid_after_expiry"
+    GATEWAY_SILENT = "gateway_silent"
+
+
+REVIEW_NOTE_LABELS = {
+    ReviewNote.PAID_AFTER_FAILED: _l("Paid after the payment had failed: check that the customer got what they "
+                                     "paid for."),
+    ReviewNote.PAID_AFTER_EXPIRED: _l("Paid after the payment had expired: check that the customer got what they "
+                                      "paid for."),
+    ReviewNote.PAID_AFTER_EXPIRY: _l("Paid after its time to pay had passed: check that the customer got what "
+                                     "they paid for."),
+    ReviewNote.GATEWAY_SILENT: _l("The gateway has not answered any requery since the payment started: check its "
+                                  "status with the gateway."),
+}
+
+
 def _in(col: str, values) -> str:
     return f"{col} IN ({', '.join(repr(v) for v in values)})"
 
@@ -104,7 +125,8 @@ class PaymentIntent(db.Model):
     gateway_status: Mapped[str | None] = mapped_column(String(40))
     receipt_no: Mapped[str | None] = mapped_column(String(32), unique=True)
     needs_review: Mapped[bool] = mapped_column(default=False)
-    review_note: Mapped[str | None] = mapped_column(String(300))
+    review_note: Mapped[str | None] = mapped_column(String(300))  # a ReviewNote code
+    payer: Mapped[dict | None] = mapped_column(JSON)  # who paid, as the receipt names them (receipts.payer_snapshot)
     requery_count: Mapped[int] = mapped_column(default=0)
     next_requery_at: Mapped[object | None] = mapped_column(db.DateTime)
     created_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow)
@@ -149,6 +171,27 @@ REFUND_STATUS_LABELS = {
 }
 
 
+class RefundReason:
+    """Why money must go back (stored as the code; `reason` keeps only a reference or staff's own words)."""
+
+    ORDER_UNPAYABLE = "order_unpayable"
+    ORDER_MISSING = "order_missing"
+    ORDER_CANCELLED = "order_cancelled"
+    TOPUP_NOT_CREDITED = "topup_not_credited"
+    UNDELIVERABLE = "undeliverable"
+
+
+REFUND_REASON_LABELS = {
+    RefundReason.ORDER_UNPAYABLE: _l("Paid for an order that could no longer be paid (cancelled, expired or "
+                                     "paid already)"),
+    RefundReason.ORDER_MISSING: _l("Paid for an order that does not exist"),
+    RefundReason.ORDER_CANCELLED: _l("Paid order cancelled by staff"),
+    RefundReason.TOPUP_NOT_CREDITED: _l("Top-up that could not be credited (no wallet, or over the maximum "
+                                        "balance)"),
+    RefundReason.UNDELIVERABLE: _l("Paid for something that could not be delivered"),
+}
+
+
 class RefundRequest(db.Model):
     """A staff refund-queue entry: money received that must go back to the customer."""
 
@@ -164,7 +207,9 @@ class RefundRequest(db.Model):
     intent_id: Mapped[int] = mapped_column(ForeignKey("payment_intent.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     amount_sen: Mapped[int] = mapped_column(db.BigInteger)
-    reason: Mapped[str] = mapped_column(String(300))
+    reason_code: Mapped[str] = mapped_column(String(30), default=RefundReason.UNDELIVERABLE,
+                                             server_default=RefundReason.UNDELIVERABLE)
+    reason: Mapped[str] = mapped_column(String(300))  # a reference or the staff's words, shown after the code's label
     status: Mapped[str] = mapped_column(String(10), default=RefundStatus.OPEN, index=True)
     created_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

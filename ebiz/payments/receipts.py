@@ -53,20 +53,36 @@ def agency_issuer(config=None) -> Issuer:
                   sst_no=str(cfg.get("AGENCY_SST_NO") or "").strip())
 
 
-def customer_rows(user) -> list[tuple[str, str]]:
-    """(label, value) rows naming a paying customer: the person, or for a company its name,
-    company number and representative."""
+def payer_snapshot(user) -> dict | None:
+    """Who paid, as the receipt names them: kept on the intent when the receipt is issued, so a
+    later change of name or email never changes an issued receipt."""
     if user is None:
+        return None
+    company = user.kind == Kind.COMPANY
+    return {"kind": user.kind, "name": user.full_name, "email": user.email,
+            "company_name": (user.company_name or user.full_name) if company else None,
+            "company_reg_no": user.company_reg_no if company else None}
+
+
+def customer_rows(payer) -> list[tuple[str, str]]:
+    """(label, value) rows naming a paying customer (a `payer_snapshot`): the person, or for a
+    company its name, company number and representative."""
+    if not payer:
         return []
-    if user.kind == Kind.COMPANY:
-        rows = [(_("Company"), user.company_name or user.full_name)]
-        if user.company_reg_no:
-            rows.append((_("Company number"), user.company_reg_no))
-        rows.append((_("Representative"), user.full_name))
+    if payer["kind"] == Kind.COMPANY:
+        rows = [(_("Company"), payer["company_name"])]
+        if payer.get("company_reg_no"):
+            rows.append((_("Company number"), payer["company_reg_no"]))
+        rows.append((_("Representative"), payer["name"]))
     else:
-        rows = [(_("Customer"), user.full_name)]
-    rows.append((_("Email"), user.email))
+        rows = [(_("Customer"), payer["name"])]
+    rows.append((_("Email"), payer["email"]))
     return rows
+
+
+def payer_of(intent) -> dict | None:
+    """The payer as issued (receipts before snapshots were kept: as the account reads now)."""
+    return intent.payer or payer_snapshot(intent.user)
 
 
 def pdf_issuer_block(pdf: FPDF, issuer: Issuer) -> None:
@@ -94,7 +110,7 @@ def receipt_pdf(intent, description: str) -> bytes:
     rows = [
         (_("Receipt"), intent.receipt_no),
         (_("Date"), format_local(intent.succeeded_at, "%d/%m/%Y %H:%M")),
-        *customer_rows(intent.user),
+        *customer_rows(payer_of(intent)),
         (_("For"), description),
         (_("Payment reference"), intent.reference),
         (_("Method"), method.get(intent.method, intent.method)),

@@ -2,12 +2,14 @@
 
 `payments` does not know what is being paid for. A payable kind registers callbacks:
 
-    register_payable("order", settle=..., describe=..., return_url=...)
+    register_payable("order", settle=..., describe=..., return_url=..., describe_many=...)
 
 and payments calls `settle(intent)` exactly once, in the transaction that marks the intent
 succeeded (the handler writes its ledger postings through `ebiz.wallet.service.collect` and
 its own state; if it can no longer deliver, it refunds to the wallet or calls
 `queue_refund` itself and returns normally: money received is never dropped).
+`describe(intent)` is the text for one intent; the optional `describe_many(intents) ->
+{intent id: text}` describes a page of them with a fixed number of queries (`describe_all`).
 
 The contract other domains use:
 - `create_intent(user, *, kind, payable_ref, amount_sen, method, bank_code=None,
@@ -18,8 +20,9 @@ The contract other domains use:
 - `pay_with_wallet(intent) -> PaymentIntent`: marks a "wallet" intent succeeded and calls
   `settle` in the current transaction; InsufficientFunds propagates and nothing is written
   (the work runs in a savepoint).
-- `queue_refund(intent, amount_sen, reason, *, key=None) -> RefundRequest`: a staff
-  refund-queue entry (idempotent per key; by default one per intent).
+- `queue_refund(intent, amount_sen, reason_code, detail="", *, key=None) -> RefundRequest`:
+  a staff refund-queue entry (idempotent per key; by default one per intent);
+  `register_refund_handler(fn)`: `fn(refund)` runs when staff mark it paid back.
 - Endpoints: `payments.status` / `payments.receipt` (by intent reference), `payments.history`.
 
 Invariants:
@@ -52,7 +55,18 @@ from ..refs import new_reference
 from ..sequences import next_number
 from .banks import BANKS_BY_CODE
 from .gateway import GatewayResult, GatewayStatus, GatewayUnavailable, SignatureInvalid, get_gateway
-from .models import IntentStatus, Method, PaymentEvent, PaymentIntent, PendingReason, RefundRequest, RefundStatus
+from .models import (
+    REFUND_REASON_LABELS,
+    IntentStatus,
+    Method,
+    PaymentEvent,
+    PaymentIntent,
+    PendingReason,
+    RefundRequest,
+    RefundStatus,
+    ReviewNote,
+)
+from .receipts import payer_snapshot
 
 S, G = IntentStatus, GatewayStatus
 
@@ -62,14 +76,23 @@ class Payable:
     settle: object
     describe: object
     return_url: object
+    describe_many: object = None
 
 
 _PAYABLES: dict[str, Payable] = {}
+_REFUND_HANDLERS: list = []
 
 
-def register_payable(kind: str, *, settle, describe, return_url) -> None:
+def register_payable(kind: str, *, settle, describe, return_url, describe_many=None) -> None:
     """Register a payable kind ("wallet_topup", "order"): see the module docstring."""
-    _PAYABLES[kind] = Payable(settle=settle, describe=describe, return_url=return_url)
+    _PAYABLES[kind] = Payable(settle=settle, describe=describe, return_url=return_url, describe_many=describe_many)
+
+
+def register_refund_handler(handler) -> None:
+    """`handler(refund)` runs in the transaction in which staff mark a queued refund paid back
+    (the wallet domain books the money leaving). Registering twice is harmless."""
+    if handler not in _REFUND_HANDLERS:
+        _REFUND_HANDLERS.append(handler)
 
 
 def payable(kind: str) -> Payable:
@@ -82,6 +105,21 @@ def payable(kind: str) -> Payable:
 def describe(intent: PaymentIntent) -> str:
     p = _PAYABLES.get(intent.kind)
     return str(p.describe(intent)) if p else intent.kind
+
+
+def describe_all(intents) -> dict[int, str]:
+    """`describe` for a list of intents, by intent id. A kind that registered `describe_many`
+    describes all its intents in one call (a page costs the same queries for 2 rows or 25)."""
+    by_kind: dict[str, list[PaymentIntent]] = {}
+    for intent in intents:
+        by_kind.setdefault(intent.kind, []).append(intent)
+    out: dict[int, str] = {}
+    for kind, group in by_kind.items():
+        p = _PAYABLES.get(kind)
+        many = p.describe_many(group) if p is not None and p.describe_many is not None else {}
+        for intent in group:
+            out[intent.id] = str(many[intent.id]) if intent.id in many else describe(intent)
+    return out
 
 
 def return_url(intent: PaymentIntent) -> str | None:
@@ -141,6 +179,19 @@ PENDING_TEXT = {
            "we confirm automatically once they do."),
     ),
 }
+
+
+# Why an online payment failed, by the gateway's code (FPX debit and card authorisation codes).
+FAILURE_TEXT = {
+    "51": _l("Your bank declined it: there were not enough funds in the account."),
+    "1C": _l("The payment was cancelled on the bank's page."),
+    "05": _l("Your card issuer declined it. Try another card, or FPX online banking."),
+}
+
+
+def failure_text(intent: PaymentIntent):
+    """What to tell the customer about a failed payment."""
+    return FAILURE_TEXT.get(intent.gateway_status or "", _l("The bank or card issuer did not approve it."))
 
 
 def pending_text(intent: PaymentIntent):
@@ -234,10 +285,11 @@ def start_online(intent: PaymentIntent) -> str:
                          return_url=_external("payments.status", reference=intent.reference))
 
 
-def get_for_user(user, reference: str) -> PaymentIntent:
-    """The intent with this reference, if it belongs to `user` (staff see any)."""
+def get_for_user(user, reference: str, *, as_staff: bool = False) -> PaymentIntent:
+    """The intent with this reference, if it belongs to `user`; staff see any, but only when the
+    caller vouches they passed the staff sign-in (`as_staff`: two-factor verified)."""
     intent = db.session.scalar(select(PaymentIntent).where(PaymentIntent.reference == reference))
-    if intent is None or (intent.user_id != user.id and not user.is_staff):
+    if intent is None or (intent.user_id != user.id and not (as_staff and user.is_staff)):
         raise NotFound()
     return intent
 
@@ -335,10 +387,11 @@ def _succeed(intent: PaymentIntent, *, source: str) -> None:
             release_held_mail(discard=not done)
     intent.status, intent.succeeded_at, intent.pending_reason = S.SUCCEEDED, now, None
     intent.settled_at, intent.receipt_no = utcnow(), receipt_no
+    intent.payer = payer_snapshot(user)
     if late:
         intent.needs_review = True
-        intent.review_note = f"Paid after the intent was {previous if previous != S.PENDING else 'past its expiry'}" \
-                             f" (via {source}); check that the customer got what they paid for."
+        intent.review_note = {S.FAILED: ReviewNote.PAID_AFTER_FAILED,
+                              S.EXPIRED: ReviewNote.PAID_AFTER_EXPIRED}.get(previous, ReviewNote.PAID_AFTER_EXPIRY)
     if mail is not None:
         mail.subject = mail.subject.replace(_SLOT, receipt_no)
         mail.body_text = mail.body_text.replace(_SLOT, receipt_no)
@@ -357,12 +410,12 @@ def _reject(intent, source: str, reason: str, ip: str | None, **details) -> str:
 def apply_result(intent: PaymentIntent, result: GatewayResult, *, source: str, ip: str | None = None) -> str:
     """Apply what the gateway says about `intent`; returns the outcome (applied, noted, duplicate, ...)."""
     intent = _lock(intent)
+    if result.status != G.NOT_FOUND and (result.amount_sen is None or result.currency is None):
+        return _reject(intent, source, "no amount or currency", ip, gateway_status=result.status)
     if result.amount_sen is not None and result.amount_sen != intent.amount_sen or \
             result.currency not in (None, intent.currency):
         return _reject(intent, source, "amount or currency mismatch", ip, gateway_status=result.status,
                        amount_sen=result.amount_sen, currency=result.currency)
-    if result.status != G.NOT_FOUND and result.amount_sen is None:
-        return _reject(intent, source, "no amount", ip, gateway_status=result.status)
     if result.txn_id and intent.gateway_txn_id and result.txn_id != intent.gateway_txn_id:
         return _reject(intent, source, "different gateway transaction", ip, gateway_status=result.status,
                        txn_id=result.txn_id)
@@ -471,7 +524,15 @@ def reconcile_one(intent_id: int, now=None) -> ReconcileLine:
     if intent.status == S.PENDING:
         age = (now - intent.created_at).total_seconds()
         never_paid = intent.pending_reason == PendingReason.AWAITING_CUSTOMER and now > intent.expires_at
-        if never_paid or age >= cfg["RECONCILE_GIVE_UP_SECONDS"]:
+        if outcome == "unavailable":
+            # The gateway did not answer: the customer may well have paid. Never expire on
+            # silence; keep asking, and past the give-up age put it in front of staff.
+            intent = _lock(intent)
+            if age >= cfg["RECONCILE_GIVE_UP_SECONDS"] and not intent.needs_review:
+                intent.needs_review = True
+                intent.review_note = ReviewNote.GATEWAY_SILENT
+            note = "gateway unavailable; "
+        if outcome != "unavailable" and (never_paid or age >= cfg["RECONCILE_GIVE_UP_SECONDS"]):
             expire(intent, note="reconcile: no payment confirmed in time")
             note = "expired (a later callback still credits)"
         else:
@@ -479,13 +540,18 @@ def reconcile_one(intent_id: int, now=None) -> ReconcileLine:
             intent.requery_count += 1
             wait = min(cfg["RECONCILE_MIN_AGE_SECONDS"] * 2 ** (intent.requery_count - 1), 3600)
             intent.next_requery_at = now + timedelta(seconds=wait)
-            note = f"still {intent.pending_reason}; next requery in {wait}s"
+            note += f"still {intent.pending_reason}; next requery in {wait}s"
     return ReconcileLine(intent.reference, before, intent.status, outcome, note)
 
 
 # -- refunds --------------------------------------------------------------------------------
-def queue_refund(intent: PaymentIntent, amount_sen: int, reason: str, *, key: str | None = None) -> RefundRequest:
-    """Put money we must give back on the staff refund queue (idempotent per key/intent)."""
+def queue_refund(intent: PaymentIntent, amount_sen: int, reason_code: str, detail: str = "", *,
+                 key: str | None = None) -> RefundRequest:
+    """Put money we must give back on the staff refund queue (idempotent per key/intent).
+
+    `reason_code` is a RefundReason; `detail` a language-neutral addition (a reference, staff's words)."""
+    if reason_code not in REFUND_REASON_LABELS:
+        raise ValueError(f"unknown refund reason {reason_code!r}")
     if not isinstance(amount_sen, int) or amount_sen <= 0 or amount_sen > intent.amount_sen:
         raise ValidationError(_l("The refund amount is not valid."))
     key = key or f"intent:{intent.reference}"
@@ -493,11 +559,12 @@ def queue_refund(intent: PaymentIntent, amount_sen: int, reason: str, *, key: st
     if found is not None:
         return found
     refund = RefundRequest(reference=new_reference("RFD"), idempotency_key=key, intent_id=intent.id,
-                           user_id=intent.user_id, amount_sen=amount_sen, reason=str(reason)[:300])
+                           user_id=intent.user_id, amount_sen=amount_sen, reason_code=reason_code,
+                           reason=str(detail)[:300])
     with db.session.begin_nested():
         db.session.add(refund)
     record("payment.refund_queued", target=refund, reference=refund.reference, intent=intent.reference,
-           amount_sen=amount_sen, reason=str(reason)[:200])
+           amount_sen=amount_sen, reason=reason_code, detail=str(detail)[:200])
     return refund
 
 
@@ -516,6 +583,8 @@ def resolve_refund(staff, reference: str, note: str, *, ip: str | None = None) -
         raise ValidationError(_l("Say how the money was returned."), field="note")
     refund.status, refund.resolved_by_id, refund.resolved_at = RefundStatus.DONE, staff.id, utcnow()
     refund.resolution_note = note.strip()[:300]
+    for handler in _REFUND_HANDLERS:
+        handler(refund)
     record("payment.refund_resolved", actor=staff, target=refund, ip=ip, reference=refund.reference,
            amount_sen=refund.amount_sen)
     return refund
@@ -539,8 +608,8 @@ def history_query(user):
             .order_by(PaymentIntent.created_at.desc(), PaymentIntent.id.desc()))
 
 
-def receipt_for(user, reference: str) -> PaymentIntent:
-    intent = get_for_user(user, reference)
+def receipt_for(user, reference: str, *, as_staff: bool = False) -> PaymentIntent:
+    intent = get_for_user(user, reference, as_staff=as_staff)
     if intent.status != S.SUCCEEDED or not intent.receipt_no:
         raise NotFound()
     return intent

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..accounts.decorators import roles_required
+from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
 from ..errors import EbizError
 from ..extensions import begin_write, csrf, db
@@ -19,6 +19,7 @@ from .models import IntentStatus, PaymentIntent, RefundRequest, RefundStatus
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 STAFF = (Role.ADMIN, Role.SUPPORT, Role.COUNTER)
 PAGE_SIZE = 25
+CALLBACK_MAX_BYTES = 64 * 1024
 
 
 @bp.record_once
@@ -45,11 +46,11 @@ def _agency_issuer():
 
 
 @bp.app_template_global("customer_rows")
-def _customer_rows(user):
-    """(label, value) rows naming a customer on a receipt: person, or company, number and representative."""
-    from .receipts import customer_rows
+def _customer_rows(intent):
+    """(label, value) rows naming who paid an intent, as its receipt was issued."""
+    from .receipts import customer_rows, payer_of
 
-    return customer_rows(user)
+    return customer_rows(payer_of(intent))
 
 
 def _ip():
@@ -62,8 +63,9 @@ def history():
     page = max(1, request.args.get("page", 1, type=int))
     q = service.history_query(current_user)
     rows = db.session.scalars(q.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
-    return render_template("payments/history.html", intents=rows[:PAGE_SIZE], page=page,
-                           has_next=len(rows) > PAGE_SIZE, describe=service.describe)
+    intents = rows[:PAGE_SIZE]
+    return render_template("payments/history.html", intents=intents, page=page,
+                           has_next=len(rows) > PAGE_SIZE, descriptions=service.describe_all(intents))
 
 
 def _writes(view):
@@ -83,15 +85,16 @@ def _writes(view):
 def status(reference):
     """Where the gateway sends the customer back. The query string is never trusted: we show
     the stored status, and when it is still pending we ask the gateway ourselves."""
-    intent = service.get_for_user(current_user, reference)
+    intent = service.get_for_user(current_user, reference, as_staff=mfa_verified())
     if intent.status == IntentStatus.PENDING and intent.is_online:
         service.refresh(intent, source="return", returned=bool(request.args))
         db.session.commit()
     else:
         db.session.rollback()
-    intent = service.get_for_user(current_user, reference)
+    intent = service.get_for_user(current_user, reference, as_staff=mfa_verified())
     return render_template("payments/status.html", intent=intent, form=CheckAgainForm(),
-                           pending=service.pending_text(intent), describe=service.describe(intent),
+                           pending=service.pending_text(intent), failure=service.failure_text(intent),
+                           describe=service.describe(intent),
                            next_url=service.return_url(intent))
 
 
@@ -101,7 +104,7 @@ def check_again(reference):
     form = CheckAgainForm()
     if not form.validate_on_submit():
         abort(400)
-    intent = service.get_for_user(current_user, reference)
+    intent = service.get_for_user(current_user, reference, as_staff=mfa_verified())
     outcome = service.refresh(intent, source="check", returned=True)
     db.session.commit()
     if outcome == "unavailable":
@@ -117,7 +120,7 @@ def go(reference):
     form = CheckAgainForm()
     if not form.validate_on_submit():
         abort(400)
-    intent = service.get_for_user(current_user, reference)
+    intent = service.get_for_user(current_user, reference, as_staff=mfa_verified())
     try:
         url = service.start_online(intent)
     except EbizError as exc:
@@ -129,8 +132,9 @@ def go(reference):
 @bp.get("/<reference>/receipt")
 @login_required
 def receipt(reference):
-    intent = service.receipt_for(current_user, reference)
-    return render_template("payments/receipt.html", intent=intent, describe=service.describe(intent))
+    intent = service.receipt_for(current_user, reference, as_staff=mfa_verified())
+    return render_template("payments/receipt.html", intent=intent, describe=service.describe(intent),
+                           next_url=service.return_url(intent))
 
 
 @bp.get("/<reference>/receipt.pdf")
@@ -138,7 +142,7 @@ def receipt(reference):
 def receipt_pdf(reference):
     from .receipts import receipt_pdf as make_pdf
 
-    intent = service.receipt_for(current_user, reference)
+    intent = service.receipt_for(current_user, reference, as_staff=mfa_verified())
     data = make_pdf(intent, service.describe(intent))
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{intent.receipt_no}.pdf"'})
@@ -148,7 +152,12 @@ def receipt_pdf(reference):
 @csrf.exempt
 def callback(gateway):
     """Server-to-server notification from the gateway: signature first, then apply once."""
-    outcome = service.handle_callback(gateway, request.get_data(cache=False), request.headers, ip=_ip())
+    if (request.content_length or 0) > CALLBACK_MAX_BYTES:
+        abort(413)  # a gateway message is a few hundred bytes; nobody unsigned may fill our memory
+    body = request.stream.read(CALLBACK_MAX_BYTES + 1)
+    if len(body) > CALLBACK_MAX_BYTES:
+        abort(413)
+    outcome = service.handle_callback(gateway, body, request.headers, ip=_ip())
     db.session.commit()
     current_app.logger.info("payment callback via %s: %s", gateway, outcome)
     if outcome == "rejected":

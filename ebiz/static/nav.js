@@ -93,3 +93,10 @@
     init();
   }
 }());
+
+// Forms with data-confirm="question" ask before they are sent (destructive staff actions).
+document.addEventListener("submit", function (event) {
+  "use strict";
+  var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) { event.preventDefault(); }
+});

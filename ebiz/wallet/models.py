@@ -4,8 +4,9 @@ Invariants:
 - Every posting is a set of entries whose amounts sum to zero (checked in
   `service.post` before anything is written, and by `flask wallet verify`); no entry
   amount is zero.
-- Entries and postings are never updated or deleted (the ORM refuses; corrections are
-  new postings).
+- Entries and postings are never updated or deleted (the ORM refuses; on PostgreSQL the
+  database refuses too, and checks at commit that each posting sums to zero: guards.py;
+  corrections are new postings).
 - Each posting carries an idempotency key under a unique constraint: a repeated money
   movement finds the first one instead of moving the money again.
 - A customer wallet account (kind "wallet", one per user) caches its balance in
@@ -19,11 +20,12 @@ Invariants:
 """
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, event
+from sqlalchemy import DDL, CheckConstraint, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
 from ..extensions import db
+from . import guards
 
 
 class AccountKind:
@@ -47,6 +49,8 @@ class PostingKind:
     PAYMENT = "payment"
     REFUND = "refund"
     ADJUSTMENT = "adjustment"
+    REFUND_OWED = "refund_owed"  # money received that must go back (system accounts only)
+    REFUND_PAID = "refund_paid"  # a queued refund paid back by staff (system accounts only)
 
 
 # A posting's memo holds only a language-neutral detail (a reference, a receipt number, a
@@ -58,6 +62,8 @@ POSTING_DESCRIPTIONS = {
     PostingKind.PAYMENT: _l("Online payment for %(detail)s"),
     PostingKind.REFUND: _l("Refund for %(detail)s"),
     PostingKind.ADJUSTMENT: _l("Adjustment %(detail)s"),
+    PostingKind.REFUND_OWED: _l("Money to return %(detail)s"),
+    PostingKind.REFUND_PAID: _l("Refund paid back %(detail)s"),
 }
 
 
@@ -161,3 +167,7 @@ class AppendOnlyError(RuntimeError):
 @event.listens_for(LedgerPosting, "before_delete")
 def _append_only(*_):
     raise AppendOnlyError("ledger postings and entries are never updated or deleted")
+
+
+for _statement in guards.INSTALL:  # databases built by create_all (the tests) get the guards too
+    event.listen(LedgerEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))

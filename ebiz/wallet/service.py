@@ -12,7 +12,7 @@ The contract other domains use:
 - `return_payment(intent, reason)`: for a payable that cannot deliver after the money came
   in: the intent is collected (so the books show it arrived) and given back, to the wallet
   when the customer has one, else onto the staff refund queue.
-- `topup_at_counter(*, staff, customer, amount_sen, receipt_no, ip=None)`: only staff of the
+- `topup_at_counter(*, staff, customer, amount_sen, receipt_no, ip=None) -> (posting, created)`: only staff of the
   HQ counter; only Primary customers; the counter receipt number is the idempotency key.
 - Online top-ups: `start_topup(user, amount_sen, method, bank_code, idempotency_key)` makes
   a "wallet_topup" intent; its `settle` credits the wallet from gateway clearing.
@@ -44,7 +44,7 @@ from ..errors import Conflict, Forbidden, InsufficientFunds, NotFound, TierRequi
 from ..extensions import begin_write, db
 from ..money import format_sen
 from ..payments import service as payments
-from ..payments.models import Method
+from ..payments.models import Method, RefundReason
 from ..refs import new_reference
 from .models import (
     POSTING_DESCRIPTIONS,
@@ -191,18 +191,30 @@ def refund_to_wallet(user, amount_sen: int, *, idempotency_key: str, memo: str) 
     return posting
 
 
-def return_payment(intent, reason: str) -> str:
+def return_payment(intent, reason_code: str, detail: str = "") -> str:
     """Money came in for something that cannot be delivered: give it back. Returns "wallet" or "queue".
 
-    `reason` is for the staff refund queue; the wallet statement shows "Refund for <payable>"."""
+    `reason_code` (a payments RefundReason) and `detail` are for the staff refund queue; the
+    wallet statement shows "Refund for <payable>"."""
     collect(intent)
     user = intent.user or db.session.get(User, intent.user_id)
     if has_wallet(user):
         refund_to_wallet(user, intent.amount_sen, idempotency_key=f"return:{intent.reference}",
                          memo=intent.payable_ref)
         return "wallet"
-    payments.queue_refund(intent, intent.amount_sen, str(reason))
+    payments.queue_refund(intent, intent.amount_sen, reason_code, detail)
     return "queue"
+
+
+def _book_refund_paid(refund) -> None:
+    """Staff paid a queued refund back (bank transfer, gateway refund): the money leaves through
+    the gateway clearing account, charged to refunds. Registered with payments."""
+    post(PostingKind.REFUND_PAID, f"refund-paid:{refund.reference}",
+         [(system_account(SystemAccount.REFUNDS), -refund.amount_sen),
+          (system_account(SystemAccount.CLEARING), refund.amount_sen)], memo=refund.reference)
+
+
+payments.register_refund_handler(_book_refund_paid)
 
 
 def _positive(amount_sen) -> None:
@@ -211,8 +223,10 @@ def _positive(amount_sen) -> None:
 
 
 # -- top-ups ---------------------------------------------------------------------------------
-def check_topup(user, amount_sen: int, *, online: bool = True) -> None:
-    """Online top-ups keep to the per-top-up minimum and maximum; every top-up to the maximum balance."""
+def check_topup(user, amount_sen: int, *, online: bool = True, lock: bool = False) -> None:
+    """Online top-ups keep to the per-top-up minimum and maximum; every top-up to the maximum balance.
+
+    `lock`: about to credit the wallet in this transaction, so check against the locked balance."""
     cfg = current_app.config
     if not has_wallet(user):
         raise TierRequired()
@@ -223,11 +237,23 @@ def check_topup(user, amount_sen: int, *, online: bool = True) -> None:
     if online and amount_sen > cfg["WALLET_TOPUP_MAX_SEN"]:
         raise ValidationError(_l("The largest top-up is %(max)s.", max=format_sen(cfg["WALLET_TOPUP_MAX_SEN"])),
                               field="amount")
-    if balance(user) + amount_sen > cfg["WALLET_MAX_BALANCE_SEN"]:
+    held = _locked_balance(user) if lock else balance(user)
+    if held + amount_sen > cfg["WALLET_MAX_BALANCE_SEN"]:
         raise ValidationError(_l("A wallet may hold at most %(max)s; you can add up to %(room)s now.",
                                  max=format_sen(cfg["WALLET_MAX_BALANCE_SEN"]),
-                                 room=format_sen(max(0, cfg["WALLET_MAX_BALANCE_SEN"] - balance(user)))),
+                                 room=format_sen(max(0, cfg["WALLET_MAX_BALANCE_SEN"] - held))),
                               field="amount")
+
+
+def _locked_balance(user) -> int:
+    """The wallet's balance with its row locked until the commit, so that a credit checked
+    against the maximum balance cannot be overtaken by a concurrent one (top-ups only: the
+    spending path never takes this lock early)."""
+    acct = wallet_account(user)
+    begin_write()
+    return int(db.session.execute(
+        select(LedgerAccount.balance_sen).where(LedgerAccount.id == acct.id).with_for_update()
+    ).scalar_one())
 
 
 def start_topup(user, amount_sen: int, *, method: str, bank_code: str | None, idempotency_key: str):
@@ -241,10 +267,13 @@ def start_topup(user, amount_sen: int, *, method: str, bank_code: str | None, id
 
 def _settle_topup(intent) -> None:
     user = intent.user or db.session.get(User, intent.user_id)
-    room = current_app.config["WALLET_MAX_BALANCE_SEN"] - balance(user)
-    if not has_wallet(user) or intent.amount_sen > room:
-        # Cannot credit (no longer Primary, or the wallet filled up meanwhile): never drop the money.
-        payments.queue_refund(intent, intent.amount_sen, "Top-up could not be credited to the wallet")
+    if not has_wallet(user) or intent.amount_sen > current_app.config["WALLET_MAX_BALANCE_SEN"] - _locked_balance(user):
+        # Cannot credit (no longer Primary, or the wallet filled up meanwhile): never drop the
+        # money. It arrived through the gateway and is owed back: booked so, then queued.
+        post(PostingKind.REFUND_OWED, f"owed:{intent.reference}",
+             [(system_account(SystemAccount.CLEARING), -intent.amount_sen),
+              (system_account(SystemAccount.REFUNDS), intent.amount_sen)], memo=intent.reference, intent=intent)
+        payments.queue_refund(intent, intent.amount_sen, RefundReason.TOPUP_NOT_CREDITED)
         return
     post(PostingKind.TOPUP_ONLINE, f"topup:{intent.reference}",
          [(wallet_account(user), intent.amount_sen), (system_account(SystemAccount.CLEARING), -intent.amount_sen)],
@@ -264,8 +293,12 @@ def _topup_return(intent) -> str:
 payments.register_payable(TOPUP_KIND, settle=_settle_topup, describe=_describe_topup, return_url=_topup_return)
 
 
-def topup_at_counter(*, staff, customer, amount_sen: int, receipt_no: str, ip: str | None = None) -> LedgerPosting:
-    """A cash/card top-up taken at the HQ counter; the counter receipt number is the idempotency key."""
+def topup_at_counter(*, staff, customer, amount_sen: int, receipt_no: str,
+                     ip: str | None = None) -> tuple[LedgerPosting, bool]:
+    """A cash/card top-up taken at the HQ counter; the counter receipt number is the idempotency key.
+
+    Returns (posting, created): created is False when this receipt was credited before (the
+    same customer and amount: nothing moves again)."""
     from ..counter.models import Counter
 
     counter = db.session.get(Counter, staff.counter_id) if staff.counter_id else None
@@ -279,17 +312,23 @@ def topup_at_counter(*, staff, customer, amount_sen: int, receipt_no: str, ip: s
     key = f"counter:{receipt_no}"
     existing = db.session.scalar(select(LedgerPosting).where(LedgerPosting.idempotency_key == key))
     if existing is not None:
-        wallet_line = next((e for e in existing.entries if e.account.user_id is not None), None)
-        if wallet_line is None or wallet_line.account.user_id != customer.id or wallet_line.amount_sen != amount_sen:
-            raise Conflict(_l("This receipt number was already used for another top-up."), field="receipt_no")
-        return existing
-    check_topup(customer, amount_sen, online=False)
+        return _same_counter_topup(existing, customer, amount_sen), False
+    check_topup(customer, amount_sen, online=False, lock=True)
     posting, created = post(PostingKind.TOPUP_COUNTER, key, [(wallet_account(customer), amount_sen),
                                                    (system_account(SystemAccount.HQ_CASH), -amount_sen)],
                             memo=receipt_no, actor=staff)
-    if created:
-        record("wallet.counter_topup", actor=staff, target=customer, ip=ip, receipt_no=receipt_no,
-               amount_sen=amount_sen, posting_id=posting.id)
+    if not created:  # a concurrent twin with this receipt number won: the same top-up, or a conflict
+        return _same_counter_topup(posting, customer, amount_sen), False
+    record("wallet.counter_topup", actor=staff, target=customer, ip=ip, receipt_no=receipt_no,
+           amount_sen=amount_sen, posting_id=posting.id)
+    return posting, True
+
+
+def _same_counter_topup(posting: LedgerPosting, customer, amount_sen: int) -> LedgerPosting:
+    """A receipt number used before: the same top-up again is its first result; anything else a conflict."""
+    wallet_line = next((e for e in posting.entries if e.account.user_id is not None), None)
+    if wallet_line is None or wallet_line.account.user_id != customer.id or wallet_line.amount_sen != amount_sen:
+        raise Conflict(_l("This receipt number was already used for another top-up."), field="receipt_no")
     return posting
 
 

@@ -94,7 +94,10 @@ def test_hq_counter_tops_up_a_primary_wallet_once_per_receipt(client):
     customer = make_user(tier=Tier.PRIMARY)
     assert 'data-testid="topup"' in client.get(f"/counter/customers/{customer.id}").get_data(as_text=True)
     assert _topup(client, customer).status_code == 302
-    assert _topup(client, customer).status_code == 302  # the same receipt again: credited once
+    again = _topup(client, customer)  # the same receipt again: credited once, and said so
+    assert again.status_code == 302
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "HQ-000123" in page and "already credited" in page
     assert wallet.balance(customer) == 5000
     r = _topup(client, customer, amount="12.345", receipt="HQ-000124")
     assert r.status_code == 400 and 'id="amount-error"' in r.get_data(as_text=True)

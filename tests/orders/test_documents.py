@@ -19,11 +19,13 @@ def pdf_text(data: bytes) -> str:
     """The text drawn in a PDF made by fpdf2 (its content streams, inflated)."""
     assert data.startswith(b"%PDF")
     parts = []
-    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+    # Each stream's bytes are exactly /Length long (compressed data may itself end in "\r").
+    for m in re.finditer(rb"/Length (\d+)[^>]*>>\s*stream\r?\n", data):
+        raw = data[m.end():m.end() + int(m.group(1))]
         try:
-            parts.append(zlib.decompress(m.group(1)).decode("latin-1"))
+            parts.append(zlib.decompress(raw).decode("latin-1"))
         except zlib.error:
-            parts.append(m.group(1).decode("latin-1"))
+            parts.append(raw.decode("latin-1"))
     return "".join(parts)
 
 

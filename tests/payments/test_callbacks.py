@@ -165,3 +165,21 @@ def test_callback_needs_no_csrf_token_but_other_posts_do(app, client):
     sign_in(client, user)
     r = client.post(f"/payments/{intent.reference}/check", data={})
     assert r.status_code == 400
+
+
+def test_a_signed_callback_without_currency_is_rejected(app, client):
+    user = make_user(tier="primary")
+    intent = topup_intent(user, 2000)
+    body, _ = bank_answers(app, intent, "00")
+    data = json.loads(body)
+    data.pop("currency")
+    msg = json.dumps(data).encode()
+    r = post_callback(client, msg, {"X-Sandbox-Signature": sign(app.config["SANDBOX_GATEWAY_SECRET"], msg)})
+    assert r.status_code == 400
+    assert _fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0 and _postings() == 0
+
+
+def test_an_oversized_callback_is_refused_before_it_is_read(app, client):
+    r = client.post("/payments/callback/sandbox", data=b"x" * (64 * 1024 + 1),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 413

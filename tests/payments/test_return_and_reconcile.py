@@ -231,3 +231,71 @@ def test_reconcile_report_is_kept_as_an_audit_event(app, client):
     app.test_cli_runner().invoke(args=["payments", "reconcile"])
     ev = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "payments.reconciled"))
     assert ev.details["requeried"] == 1 and ev.details["fixed"] == [f"{intent.reference}: pending -> succeeded"]
+
+
+def test_reconcile_never_expires_a_payment_while_the_gateway_does_not_answer(app, client):
+    """Paid at the bank, callback lost, and the gateway down whenever we ask: the intent stays
+    pending past its lifetime, goes to staff review after the give-up age, and settles once the
+    gateway answers again."""
+    user = make_user(tier="primary")
+    intent, url = _start(app, client, user, 1500)
+    submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="00", callback_mode="drop")
+    app.config["SANDBOX_GATEWAY_URL"] = "http://127.0.0.1:9"  # nothing listens there
+    _age(intent, app.config["PAYMENT_INTENT_TTL_SECONDS"] + 60)
+    app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert _fresh(intent).status == IntentStatus.PENDING and not _fresh(intent).needs_review
+    _age(intent, app.config["RECONCILE_GIVE_UP_SECONDS"])
+    db.session.execute(text("UPDATE payment_intent SET next_requery_at = NULL WHERE id = :i"), {"i": intent.id})
+    db.session.commit()
+    out = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert "gateway unavailable" in out.output
+    flagged = _fresh(intent)
+    assert flagged.status == IntentStatus.PENDING and flagged.needs_review and flagged.review_note == "gateway_silent"
+    app.config["SANDBOX_GATEWAY_URL"] = ""  # the gateway is back
+    db.session.execute(text("UPDATE payment_intent SET next_requery_at = NULL WHERE id = :i"), {"i": intent.id})
+    db.session.commit()
+    app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert _fresh(intent).status == IntentStatus.SUCCEEDED and wallet.balance(user) == 1500
+
+
+def test_staff_see_a_customers_payment_only_after_their_two_factor_step(app, client):
+    from tests.factories import login_session
+
+    owner = make_user(tier="primary")
+    intent, url = _start(app, client, owner, 1000)
+    r = submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="00")
+    client.get(r.headers["Location"])
+    assert client.get(f"/payments/{intent.reference}/receipt").status_code == 200
+    agent = make_user(role="support_agent")
+    staff_client = app.test_client()
+    login_session(staff_client, agent, mfa=False)  # password accepted, TOTP step not yet passed
+    for path in ("", "/receipt"):
+        assert staff_client.get(f"/payments/{intent.reference}{path}").status_code == 404
+    login_session(staff_client, agent, mfa=True)
+    assert staff_client.get(f"/payments/{intent.reference}/receipt").status_code == 200
+
+
+def test_an_issued_receipt_keeps_the_payer_it_named(app, client):
+    """A later change of name or email (or a company's details) never changes an issued receipt."""
+    owner = make_user(tier="primary", full_name="Aminah binti Ali")
+    intent, url = _start(app, client, owner, 1000)
+    r = submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="00")
+    client.get(r.headers["Location"])
+    before = client.get(f"/payments/{intent.reference}/receipt").get_data(as_text=True)
+    old_email = owner.email
+    owner.full_name, owner.email = "Aminah Ali (new name)", "aminah.new@example.my"
+    db.session.commit()
+    after = client.get(f"/payments/{intent.reference}/receipt").get_data(as_text=True)
+    assert "Aminah binti Ali" in after and old_email in after and "new name" not in after
+    assert re.findall(r'data-testid="receipt-customer">([^<]*)<', before) == \
+        re.findall(r'data-testid="receipt-customer">([^<]*)<', after)
+
+
+def test_a_failed_payment_says_why_and_offers_to_try_again(app, client):
+    user = make_user(tier="primary")
+    intent, url = _start(app, client, user, 1000)
+    r = submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="51")
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'data-status="failed"' in page and 'data-testid="try-again"' in page
+    assert "tidak mencukupi" in page or "not enough funds" in page
+    assert wallet.balance(user) == 0

@@ -217,7 +217,7 @@ def test_return_payment_goes_to_the_wallet_or_the_refund_queue(app, client):
     from tests.payments.helpers import bank_answers, post_callback
 
     def undeliverable(intent):
-        wallet.return_payment(intent, "seat gone")
+        wallet.return_payment(intent, "undeliverable", "X")
 
     payments.register_payable("test_gone", settle=undeliverable, describe=lambda i: "Gone", return_url=lambda i: "/")
     primary, regular = make_user(tier="primary"), make_user(tier="regular")

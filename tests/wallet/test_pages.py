@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from ebiz.clock import utcnow
 from ebiz.extensions import db
@@ -36,12 +36,14 @@ def test_topup_form_validates_and_sends_to_the_gateway(app, client):
     assert len(db.session.scalars(select(PaymentIntent)).all()) == 1
 
 
-def test_statement_running_balance_filter_and_csv(app, client):
+def test_statement_running_balance_filter_and_csv(app, client, monkeypatch):
+    import ebiz.wallet.service as wallet_service
+
     user = make_user(tier="primary")
-    fund(user, 5000, receipt_no="OLD-1")
-    # Move the first top-up back ten days (as if it happened then).
-    db.session.execute(text("UPDATE ledger_entry SET created_at = :t"), {"t": utcnow() - timedelta(days=10)})
-    db.session.commit()
+    ten_days_ago = utcnow() - timedelta(days=10)
+    with monkeypatch.context() as m:  # the first top-up happened ten days ago (entries never change later)
+        m.setattr(wallet_service, "utcnow", lambda: ten_days_ago)
+        fund(user, 5000, receipt_no="OLD-1")
     spend(user, 1250)
     db.session.commit()
     wallet.refund_to_wallet(user, 250, idempotency_key="r1", memo="EBZ-ORD-X")
@@ -96,8 +98,8 @@ def test_refund_queue_page_resolves_an_entry(app, client):
 
     customer = make_user(tier="primary")
     intent = topup_intent(customer, 2000)
-    payments.queue_refund(intent, 2000, "Order expired")
-    payments.queue_refund(intent, 2000, "Order expired")  # idempotent
+    payments.queue_refund(intent, 2000, "order_unpayable", "EBZ-ORD-TEST")
+    payments.queue_refund(intent, 2000, "order_unpayable", "EBZ-ORD-TEST")  # idempotent
     db.session.commit()
     staff = make_user(role="admin")
     sign_in(client, staff)
