@@ -7,12 +7,14 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..forms import Form
+from .models import REQUEST_MAX
 
 
 class AddToCartForm(Form):
     product_id = IntegerField(validators=[InputRequired()])
     session_id = IntegerField(validators=[Optional()])
     quantity = IntegerField(_l("Quantity"), default=1, validators=[Optional(), NumberRange(min=1, max=99)])
+    request_note = TextAreaField(_l("What should we extract?"), validators=[Optional(), Length(max=REQUEST_MAX)])
     next = HiddenField()
 
 

@@ -70,6 +70,9 @@ def _in(col: str, enum) -> str:
     return f"{col} IN ({', '.join(repr(str(v)) for v in enum)})"
 
 
+REQUEST_MAX = 2000  # characters of an on-demand service request (area, layers, format, project)
+
+
 class CartItem(db.Model):
     __tablename__ = "cart_item"
     __table_args__ = (
@@ -82,6 +85,7 @@ class CartItem(db.Model):
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
     session_id: Mapped[int | None] = mapped_column(ForeignKey("training_session.id"))
     quantity: Mapped[int] = mapped_column(default=1)
+    request_note: Mapped[str | None] = mapped_column(db.Text)  # what an on-demand service is to deliver
     added_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow)
 
     product = relationship("Product", lazy="joined")
@@ -155,6 +159,7 @@ class OrderLine(db.Model):
     unit_price_sen: Mapped[int] = mapped_column()
     quantity: Mapped[int] = mapped_column(default=1)
     line_total_sen: Mapped[int] = mapped_column()
+    request_note: Mapped[str | None] = mapped_column(db.Text)  # the customer's request (on-demand services)
     status: Mapped[str] = mapped_column(String(12), default=LineStatus.PENDING)
     status_changed_at: Mapped[object | None] = mapped_column(db.DateTime)
 

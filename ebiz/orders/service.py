@@ -38,7 +38,7 @@ from ..extensions import begin_write, db, is_sqlite
 from ..payments.models import RefundReason
 from ..refs import new_reference
 from ..sequences import next_number
-from .models import CartItem, CreditNote, Invoice, LineStatus, Order, OrderLine, OrderStatus
+from .models import REQUEST_MAX, CartItem, CreditNote, Invoice, LineStatus, Order, OrderLine, OrderStatus
 
 S = OrderStatus
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -150,7 +150,10 @@ def cart_count(user) -> int:
     return db.session.scalar(select(func.count(CartItem.id)).where(CartItem.user_id == user.id)) or 0
 
 
-def add_to_cart(user, product_id: int, *, session_id: int | None = None, quantity: int = 1) -> CartItem:
+def add_to_cart(user, product_id: int, *, session_id: int | None = None, quantity: int = 1,
+                request_note: str | None = None) -> CartItem:
+    """Put a product in the cart. An on-demand service (an extraction) needs `request_note`:
+    what to deliver (area, layers, format, the project it is for)."""
     from ..catalog.models import Product, TrainingSession
 
     product = db.session.get(Product, product_id)
@@ -171,6 +174,12 @@ def add_to_cart(user, product_id: int, *, session_id: int | None = None, quantit
         quantity = 1  # one seat per registration
     else:
         session_id = None
+    note = " ".join((request_note or "").split()) if product.service_kind == "extraction" else ""
+    if product.service_kind == "extraction" and not note:
+        raise ValidationError(_l("Describe what we should extract: the area, the layers, the format and the "
+                                 "project it is for."), field="request_note")
+    if len(note) > REQUEST_MAX:
+        raise ValidationError(_l("Keep the request under %(n)s characters.", n=REQUEST_MAX), field="request_note")
     if product.type != "printed":
         quantity = 1  # a licence or a service is bought once
     elif product.stock is not None and product.stock < quantity and not (
@@ -180,10 +189,13 @@ def add_to_cart(user, product_id: int, *, session_id: int | None = None, quantit
         CartItem.user_id == user.id, CartItem.product_id == product.id,
         CartItem.session_id.is_(None) if session_id is None else CartItem.session_id == session_id))
     if item is None:
-        item = CartItem(user_id=user.id, product_id=product.id, session_id=session_id, quantity=quantity)
+        item = CartItem(user_id=user.id, product_id=product.id, session_id=session_id, quantity=quantity,
+                        request_note=note or None)
         db.session.add(item)
     elif product.type == "printed":
         item.quantity = min(MAX_QUANTITY, item.quantity + quantity)
+    elif note:
+        item.request_note = note  # asked again: the latest request stands
     db.session.flush()
     return item
 
@@ -293,7 +305,7 @@ def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | Non
             product_type=product.type, service_kind=product.service_kind,
             version_label=version.label if version else None, session_label=session_label,
             licence_key=product.licence_key, unit_price_sen=product.price_sen, quantity=item.quantity,
-            line_total_sen=line_total, status=LineStatus.PENDING))
+            line_total_sen=line_total, request_note=item.request_note, status=LineStatus.PENDING))
     order.total_sen = total
     db.session.flush()
     invoice = _issue_invoice(order, user, now)

@@ -58,7 +58,7 @@ def add_to_cart():
         return redirect(back)
     try:
         service.add_to_cart(current_user, form.product_id.data, session_id=form.session_id.data,
-                            quantity=form.quantity.data or 1)
+                            quantity=form.quantity.data or 1, request_note=form.request_note.data)
         db.session.commit()
     except EbizError as exc:
         _fail(exc)

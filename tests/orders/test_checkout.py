@@ -163,3 +163,18 @@ def test_invoice_numbers_run_without_gaps_across_orders(app):
         numbers.append(_checkout(user, prt, key=f"k{i}", counter=counter.id).invoice.number)
         db.session.commit()
     assert [int(n[-6:]) for n in numbers] == [1, 2, 3]
+
+
+def test_an_extraction_says_what_to_extract_and_the_order_line_keeps_it(app):
+    user = make_user(tier=Tier.PRIMARY)
+    ext = extraction_service()
+    for note in (None, "   ", "x" * 2001):
+        with pytest.raises(ValidationError) as exc:
+            service.add_to_cart(user, ext.id, request_note=note)
+        assert exc.value.field == "request_note"
+    db.session.rollback()
+    assert count(CartItem) == 0
+    service.add_to_cart(user, ext.id, request_note="Contours of  Daerah Hulu Langat,\nDXF, for the flood study")
+    order = service.checkout(user, checkout_key="k", accepted=accepted_for(ext))
+    db.session.commit()
+    assert order.lines[0].request_note == "Contours of Daerah Hulu Langat, DXF, for the flood study"

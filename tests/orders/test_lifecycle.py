@@ -44,7 +44,8 @@ def place(user, *items, counter=None):
             service.add_to_cart(user, it[0].id, session_id=it[1].id)
             products.append(it[0])
         else:
-            service.add_to_cart(user, it.id)
+            service.add_to_cart(user, it.id, request_note="Lot boundaries of Mukim Damansara, GeoJSON, for the "
+                                                        "drainage study" if it.service_kind == "extraction" else None)
             products.append(it)
     if counter is None and any(p.type == "printed" for p in products):
         counter = make_counter(f"C{secrets.token_hex(2)}", is_hq=False, commit=False).id
