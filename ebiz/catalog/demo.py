@@ -56,7 +56,7 @@ DIGITAL = [
     dict(sku="IMG-PJY-2025", name="Aerial imagery – Putrajaya 2025 (restricted)", category="imagery",
          description="Orthorectified aerial imagery of the federal administrative centre. Restricted: sold only "
                      "with an approved restricted-data application.",
-         price_sen=90000, state="W.P. Putrajaya", data_format="ZIP", crs="EPSG:3375 (GDM2000 RSO)",
+         price_sen=90000, state="Wilayah Persekutuan Putrajaya", data_format="ZIP", crs="EPSG:3375 (GDM2000 RSO)",
          allowed_extensions=".zip", restricted=True, licence_key="restricted-data",
          permitted_use="Only the purpose stated in the approved application.", download_limit=3,
          download_window_days=14, versions=[("2025.1", date(2025, 11, 1), "First release.")]),

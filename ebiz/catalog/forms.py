@@ -37,7 +37,7 @@ class ProductForm(Form):
     licence_key = SelectField(_l("Licence"), choices=[], validate_choice=False,
                               description=_l("Required for digital data and on-demand digital services."))
     permitted_use = TextAreaField(_l("Permitted use"), validators=[Optional(), Length(max=2000)])
-    state = StringField(_l("State"), validators=[Optional(), Length(max=60)])
+    state = SelectField(_l("State"), choices=[], validate_choice=False)  # the service checks the name
     district = StringField(_l("District"), validators=[Optional(), Length(max=80)])
     data_format = StringField(_l("Format"), validators=[Optional(), Length(max=40)])
     crs = StringField(_l("Coordinate reference system"), validators=[Optional(), Length(max=60)])

@@ -16,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -70,15 +71,18 @@ def may_purchase(user, product: Product) -> tuple[bool, str | None]:
     """
     if product is None or product.status != ProductStatus.PUBLISHED:
         return False, _l("This product is not on sale.")
-    if user is None or not getattr(user, "is_authenticated", False):
+    signed_in = user is not None and getattr(user, "is_authenticated", False)
+    if product.restricted and not (signed_in and has_restricted_access(user, product)):
+        return False, _l("This is restricted data: it is sold only to customers whose application for access "
+                         "has been approved by the department. Until applications can be made online, apply in "
+                         "writing at any eBiz counter, stating the purpose of use; once approved you can buy it "
+                         "here.")
+    if not signed_in:
         return False, _l("Sign in to buy this product.")
     if needs_primary(product) and not user.is_primary:
         return False, _l("Digital data and digital services are sold to Primary customers only. "
                          "Verify your identity at any eBiz counter (bring your MyKad, passport or "
                          "company registration documents) to upgrade your account to Primary.")
-    if product.restricted and not has_restricted_access(user, product):
-        return False, _l("This is restricted data: you can buy it once your application for "
-                         "access to it has been approved.")
     return True, None
 
 
@@ -334,9 +338,6 @@ def list_products(f: Filters, *, include_unpublished: bool = False) -> Page:
     return Page(rows[:PAGE_SIZE], page, has_next and page < MAX_PAGE, has_next and page >= MAX_PAGE)
 
 
-STATES = ("Johor", "Kedah", "Kelantan", "Melaka", "Negeri Sembilan", "Pahang", "Perak", "Perlis",
-          "Pulau Pinang", "Sabah", "Sarawak", "Selangor", "Terengganu", "W.P. Kuala Lumpur", "W.P. Labuan",
-          "W.P. Putrajaya")
 FORMATS = ("CSV", "DXF", "GeoJSON", "GeoPackage", "GeoTIFF", "KML", "PDF", "Shapefile", "ZIP")
 
 
@@ -379,7 +380,7 @@ def categories() -> list[CategoryInfo]:
 def facets() -> dict:
     """Choices for the filter form: fixed lists and the (small, cached) categories, never a catalogue scan."""
     cats = categories()
-    return {"states": STATES, "formats": FORMATS, "categories": cats, "by_id": {c.id: c for c in cats}}
+    return {"states": malaysian_states(), "formats": FORMATS, "categories": cats, "by_id": {c.id: c for c in cats}}
 
 
 def product_by_slug(slug: str, *, include_unpublished: bool = False) -> Product:
@@ -437,6 +438,19 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 PRODUCT_FIELDS = ("sku", "name", "description", "type", "service_kind", "category_id", "price_sen", "restricted",
                   "licence_key", "permitted_use", "state", "district", "data_format", "crs",
                   "allowed_extensions", "download_limit", "download_window_days", "stock")
+
+
+@functools.cache
+def malaysian_states() -> tuple[str, ...]:
+    """The states and federal territories of Malaysia by their official names (ISO 3166-2:MY)."""
+    import pycountry
+
+    return tuple(sorted(s.name for s in pycountry.subdivisions.get(country_code="MY")))
+
+
+def place_name(value: str | None) -> str:
+    """A district or place as the catalogue stores and matches it: 'hulu  langat' -> 'Hulu Langat'."""
+    return " ".join(w[:1].upper() + w[1:].lower() for w in (value or "").split())
 
 
 def slugify(value: str) -> str:
@@ -515,6 +529,10 @@ def save_product(data: dict, *, actor, product_id: int | None = None, ip: str | 
     if product_id and product is None:
         raise NotFound()
     data = {k: v for k, v in data.items() if k in PRODUCT_FIELDS}
+    if data.get("state") and data["state"] not in malaysian_states():
+        raise ValidationError(_l("Choose a state or federal territory from the list."), field="state")
+    if "district" in data:
+        data["district"] = place_name(data["district"]) or None
     _validate_product(data, product)
     created = product is None
     if created:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, time
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from ..accounts.models import Role, User
 from ..clock import LOCAL_TZ, utcnow
 from ..errors import EbizError
 from ..extensions import db
+from ..money import sen_to_decimal_str
 from . import service
 from .forms import (
     AccessForm,
@@ -34,7 +36,7 @@ bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 def _filters() -> service.Filters:
     a = request.args
     return service.Filters(q=a.get("q", "")[:200], category=a.get("category", "")[:60], type=a.get("type", "")[:10],
-                           state=a.get("state", "")[:60], district=a.get("district", "")[:80],
+                           state=a.get("state", "")[:60], district=service.place_name(a.get("district", "")[:80]),
                            format=a.get("format", "")[:40], sort=a.get("sort", "name")[:12],
                            page=a.get("page", 1, type=int) or 1)
 
@@ -89,8 +91,13 @@ def _ip():
 
 
 def _category_choices():
-    cats = db.session.scalars(select(Category).order_by(Category.name_en))
-    return [SelectChoice("", "—")] + [SelectChoice(str(c.id), c.name_en) for c in cats]
+    locale = str(get_locale())
+    cats = sorted(db.session.scalars(select(Category)), key=lambda c: c.name(locale))
+    return [SelectChoice("", "—")] + [SelectChoice(str(c.id), c.name(locale)) for c in cats]
+
+
+def _state_choices():
+    return [SelectChoice("", "—")] + [SelectChoice(s, s) for s in service.malaysian_states()]
 
 
 def _licence_choices(current: str | None = None):
@@ -126,6 +133,7 @@ def admin_list():
 def admin_new():
     form = ProductForm()
     form.category_id.choices = _category_choices()
+    form.state.choices = _state_choices()
     form.licence_key.choices = _licence_choices(form.licence_key.data)
     if form.validate_on_submit():
         data = form.to_data()
@@ -147,9 +155,10 @@ def admin_edit(product_id):
     p = db.session.get(Product, product_id) or abort(404)
     form = ProductForm(obj=p)
     form.category_id.choices = _category_choices()
+    form.state.choices = _state_choices()
     form.licence_key.choices = _licence_choices(form.licence_key.data)
     if request.method == "GET":
-        form.price.data = f"{p.price_sen // 100}.{p.price_sen % 100:02d}"
+        form.price.data = sen_to_decimal_str(p.price_sen)
         form.category_id.data = p.category_id
     if form.validate_on_submit():
         data = form.to_data()

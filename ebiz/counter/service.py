@@ -79,3 +79,9 @@ def verify_and_upgrade(actor: User, customer: User, *, document_type: str, docum
                               field="document_number")
     ref = f"{document_type}:{number}"
     accounts.upgrade_to_primary(actor, customer, counter=counter, document_ref=ref, ip=ip)
+
+
+def open_counters() -> list[Counter]:
+    """Every open counter, HQ first, then by state."""
+    return list(db.session.scalars(select(Counter).where(Counter.active.is_(True))
+                                   .order_by(Counter.is_hq.desc(), Counter.state, Counter.name)))

@@ -25,6 +25,12 @@ def _customer(user_id: int):
     return user
 
 
+@bp.get("/locations")
+def locations():
+    """Public: where the counters are (for the identity check, runners and HQ top-ups)."""
+    return render_template("counter/locations.html", counters=service.open_counters())
+
+
 @bp.get("/")
 @roles_required(Role.COUNTER)
 def desk():

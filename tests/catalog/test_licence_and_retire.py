@@ -202,3 +202,19 @@ def test_what_the_page_says_retiring_does_is_what_happens(client):
     login_session(client, user)
     r = client.get(f"/downloads/get/{ent.ref}/{pf.ref}")
     assert r.status_code == 302 and "/downloads/d/" in r.headers["Location"]
+
+
+def test_coverage_is_an_official_state_and_a_district_matched_whatever_its_case(app, client):
+    admin = make_user(role=Role.ADMIN)
+    data = {"sku": "PRT-2", "name": "Peta daerah", "type": "printed", "price_sen": 100, "stock": 1,
+            "licence_key": "", "state": "johor", "district": "johor  bahru"}
+    with pytest.raises(ValidationError) as exc:
+        service.save_product(data, actor=admin)
+    assert exc.value.field == "state"
+    db.session.rollback()
+    p = service.save_product({**data, "state": "Johor"}, actor=admin)
+    service.set_status(p.id, "published", actor=admin)
+    db.session.commit()
+    assert p.district == "Johor Bahru"
+    html = client.get("/catalog/?state=Johor&district=johor%20bahru").get_data(as_text=True)
+    assert "Peta daerah" in html

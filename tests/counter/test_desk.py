@@ -115,3 +115,16 @@ def test_state_counter_staff_are_refused_a_top_up(client):
     assert r.status_code == 403
     assert wallet.balance(customer) == 0
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "wallet.counter_topup_refused"))
+
+
+def test_anyone_can_see_where_the_counters_are(client):
+    make_counter("SGR", is_hq=False)
+    hq = make_counter("HQ")
+    closed = make_counter("PRK", is_hq=False)
+    closed.active = False
+    db.session.commit()
+    r = client.get("/counter/locations")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    table = html[html.index('data-testid="counters"'):]
+    assert table.index(hq.name) < table.index("Kaunter SGR") and "Kaunter PRK" not in table
