@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..forms import Form
 from ..payments.banks import FPX_BANKS
@@ -25,6 +25,10 @@ class StatementFilterForm(Form):
 
     date_from = DateField(_l("From"), validators=[Optional()])
     date_to = DateField(_l("To"), validators=[Optional()])
+
+    def validate_date_to(self, field):
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError(_l("The end date is before the start date."))
 
 
 class AdjustmentForm(Form):

@@ -85,7 +85,10 @@ def statement():
     if not service.has_wallet(current_user):
         return render_template("wallet/no_wallet.html")
     form = StatementFilterForm(request.args)
-    form.validate()
+    if not form.validate():  # an unreadable or inverted date filters nothing: the message says why
+        for field in (form.date_from, form.date_to):
+            if field.errors:
+                field.data = None
     since, until = _local_bounds(form.date_from.data, form.date_to.data)
     opening, rows, closing = service.statement(current_user, since=since, until=until)
     if request.args.get("format") == "csv":

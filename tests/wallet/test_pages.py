@@ -112,3 +112,17 @@ def test_refund_queue_page_resolves_an_entry(app, client):
     db.session.expire_all()
     refund = db.session.scalar(select(RefundRequest))
     assert refund.status == "done" and refund.resolved_by_id == staff.id
+
+
+def test_statement_says_when_its_dates_cannot_be_used(app, client):
+    user = make_user(tier="primary")
+    fund(user, 5000, receipt_no="HQ-77")
+    sign_in(client, user)
+    client.set_cookie("lang", "en")
+    today = (utcnow() + timedelta(hours=8)).date()
+    page = client.get(f"/wallet/statement?date_from={today - timedelta(days=1)}&date_to={today - timedelta(days=9)}"
+                      ).get_data(as_text=True)
+    assert "The end date is before the start date." in page and "HQ-77" in page  # the end date is ignored
+    client.set_cookie("lang", "ms")
+    page = client.get("/wallet/statement?date_from=x").get_data(as_text=True)
+    assert "Tarikh tidak sah." in page and "Not a valid date value." not in page
