@@ -19,6 +19,13 @@ def to_local(dt: datetime | None) -> datetime | None:
     return dt.astimezone(LOCAL_TZ)
 
 
+def from_local(local: datetime | None) -> datetime | None:
+    """A wall-clock time in Malaysia (as a form gives it) as the naive UTC the columns store."""
+    if local is None:
+        return None
+    return local.replace(tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
+
+
 def format_local(dt: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
     local = to_local(dt)
     return local.strftime(fmt) if local else ""

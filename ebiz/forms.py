@@ -2,6 +2,7 @@
 ("This field is required.", "Not a valid date value." ...) translated by our catalogues,
 since WTForms ships no Malay. The messages are listed here so that extraction keeps them."""
 
+from flask import flash
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -43,3 +44,17 @@ class Form(FlaskForm):
     class Meta:
         def get_translations(self, form):
             return _TRANSLATIONS
+
+
+
+def show_error(form, exc) -> None:
+    """Put a service's EbizError message(s) beside their fields, or flash it when it has no field."""
+    errors = exc.details.get("errors") or ({exc.field: str(exc.message)} if exc.field else {})
+    placed = False
+    for name, message in errors.items():
+        field = getattr(form, name, None) if name else None
+        if field is not None:
+            field.errors = [*field.errors, str(message)]
+            placed = True
+    if not placed:
+        flash(str(exc.message), "error")

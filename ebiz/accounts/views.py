@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ..errors import EbizError
 from ..extensions import db, limiter, login_manager
+from ..forms import show_error
 from ..main_views import safe_next
 from . import identity, service
 from .decorators import MFA_SESSION_KEY, mfa_verified
@@ -78,19 +79,6 @@ def home_for(user: User) -> str:
     return url_for("accounts.profile")
 
 
-def show_error(form, exc: EbizError) -> None:
-    """Put the service's message(s) beside their fields, or flash it when it has no field."""
-    errors = exc.details.get("errors") or ({exc.field: str(exc.message)} if exc.field else {})
-    placed = False
-    for name, message in errors.items():
-        field = getattr(form, name, None) if name else None
-        if field is not None:
-            field.errors = [*field.errors, message]
-            placed = True
-    if not placed:
-        flash(str(exc.message), "error")
-
-
 def fresh_session() -> None:
     """Drop everything in the session (and the CSRF token cached for this request with it)."""
     session.clear()
@@ -120,12 +108,15 @@ def _login_account_limit() -> str:
 
 
 def _account_key() -> str:
-    """Rate-limit key of the account being tried (the login as typed, normalised)."""
-    login = (request.form.get("login") or "").strip().lower().replace("-", "").replace(" ", "")
-    if not login:
-        pending = session.get(PENDING_KEY) or {}
-        login = f"uid:{pending.get('uid')}"
-    return "account:" + hashlib.sha256(login.encode()).hexdigest()[:32]
+    """Rate-limit key of the account being tried, whichever of its identifiers was typed (email,
+    MyKad or passport number); a login that names no account is keyed on what was typed."""
+    typed = request.form.get("login")
+    if typed is None:  # the TOTP step: the account that passed the password
+        key = f"uid:{(session.get(PENDING_KEY) or {}).get('uid')}"
+    else:
+        user = service.find_by_login(typed[:254])
+        key = f"uid:{user.id}" if user else typed.strip().lower().replace("-", "").replace(" ", "")
+    return "account:" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 _limit_ip = limiter.limit(_login_ip_limit, methods=["POST"], scope="login-ip")

@@ -9,10 +9,11 @@ from wtforms.fields.choices import SelectChoice
 from ..accounts import service as accounts
 from ..accounts.decorators import roles_required
 from ..accounts.models import STAFF_ROLES, Role, Tier, User
-from ..accounts.views import home_for, show_error
+from ..accounts.views import home_for
 from ..counter.models import Counter
 from ..errors import EbizError
 from ..extensions import db
+from ..forms import show_error
 from .forms import ActiveForm, LookupForm, RoleForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

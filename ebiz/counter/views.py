@@ -7,9 +7,9 @@ from flask_login import current_user
 from ..accounts import service as accounts
 from ..accounts.decorators import roles_required
 from ..accounts.models import Role
-from ..accounts.views import show_error
 from ..errors import EbizError, Forbidden, NotFound
 from ..extensions import db
+from ..forms import show_error
 from ..money import MoneyFormatError, parse_ringgit
 from ..wallet import service as wallet
 from . import service

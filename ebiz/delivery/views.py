@@ -9,6 +9,7 @@ from ..accounts.models import Role
 from ..catalog.models import ProductVersion
 from ..errors import EbizError
 from ..extensions import begin_write, db, login_manager
+from ..forms import show_error
 from . import service
 from .forms import AdjustForm, RemoveFileForm, UploadForm
 from .models import ProductFile
@@ -137,11 +138,7 @@ def staff_entitlement(ref: str):
             return redirect(url_for("delivery.staff_entitlement", ref=ref))
         except EbizError as exc:
             db.session.rollback()
-            field = getattr(form, exc.field or "", None)
-            if field is not None:
-                field.errors = [*field.errors, exc.message]
-            else:
-                flash(str(exc.message), "error")
+            show_error(form, exc)
         ent = service.entitlement_by_ref(ref)
     return render_template("delivery/staff_entitlement.html", ent=ent, form=form, files=service.files_for(ent),
                            history=service.download_history(ent.id))

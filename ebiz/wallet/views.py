@@ -3,7 +3,7 @@
 import csv
 import io
 import secrets
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from ..accounts.decorators import roles_required
 from ..accounts.models import User
-from ..clock import LOCAL_TZ, format_local
+from ..clock import format_local, from_local
 from ..errors import EbizError
 from ..extensions import db
+from ..forms import show_error
 from ..money import MoneyFormatError, parse_ringgit, sen_to_decimal_str
 from ..payments import service as payments
 from . import service
@@ -22,14 +23,6 @@ from .forms import AdjustmentForm, DecideForm, StatementFilterForm, TopupForm
 from .models import AdjustmentStatus, WalletAdjustment
 
 bp = Blueprint("wallet", __name__, url_prefix="/wallet")
-
-
-def _field_error(form, exc: EbizError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(exc.message)]
-    else:
-        flash(str(exc.message), "error")
 
 
 @bp.get("/")
@@ -62,7 +55,7 @@ def topup():
                 url = payments.start_online(intent)
             except EbizError as exc:
                 db.session.rollback()
-                _field_error(form, exc)
+                show_error(form, exc)
             else:
                 db.session.commit()
                 return redirect(url)
@@ -71,11 +64,8 @@ def topup():
 
 def _local_bounds(d_from, d_to):
     """Local (MYT) dates -> naive UTC datetimes [since, until)."""
-    def utc(d):
-        return datetime.combine(d, time.min, tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
-
-    since = utc(d_from) if d_from else None
-    until = utc(d_to + timedelta(days=1)) if d_to else None
+    since = from_local(datetime.combine(d_from, time.min)) if d_from else None
+    until = from_local(datetime.combine(d_to + timedelta(days=1), time.min)) if d_to else None
     return since, until
 
 
@@ -127,7 +117,7 @@ def adjustments():
                                                      ip=request.remote_addr)
                 except EbizError as exc:
                     db.session.rollback()
-                    _field_error(form, exc)
+                    show_error(form, exc)
                 else:
                     db.session.commit()
                     flash(_("Adjustment %(ref)s proposed: another staff member must approve it.",
