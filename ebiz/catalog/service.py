@@ -616,18 +616,60 @@ def add_session(product_id: int, *, starts_at: datetime, ends_at: datetime, venu
         raise NotFound()
     if product.type != ProductType.SERVICE or product.service_kind != ServiceKind.TRAINING:
         raise ValidationError(_l("Only training programmes have sessions."))
-    if starts_at is None or ends_at is None or ends_at <= starts_at:
-        raise ValidationError(_l("The session must end after it starts."), field="ends_at")
-    if seats_total is None or seats_total < 1:
-        raise ValidationError(_l("A session needs at least one seat."), field="seats_total")
-    if not (venue or "").strip():
-        raise ValidationError(_l("Enter the venue (or 'Online')."), field="venue")
+    _check_session_details(starts_at, ends_at, venue, seats_total)
     s = TrainingSession(product_id=product_id, starts_at=starts_at, ends_at=ends_at, venue=venue.strip(),
                         online=online, seats_total=seats_total, seats_taken=0)
     db.session.add(s)
     db.session.flush()
     record("catalog.session.create", actor=actor, target=s, ip=ip, product_id=product_id)
     return s
+
+
+def _check_session_details(starts_at, ends_at, venue: str, seats_total) -> None:
+    if starts_at is None or ends_at is None or ends_at <= starts_at:
+        raise ValidationError(_l("The session must end after it starts."), field="ends_at")
+    if seats_total is None or seats_total < 1:
+        raise ValidationError(_l("A session needs at least one seat."), field="seats_total")
+    if not (venue or "").strip():
+        raise ValidationError(_l("Enter the venue (or 'Online')."), field="venue")
+
+
+def edit_session(session_id: int, *, starts_at: datetime, ends_at: datetime, venue: str, online: bool,
+                 seats_total: int, actor, ip: str | None = None) -> tuple[TrainingSession, list[str]]:
+    """Change a scheduled session; returns it and the names of the fields that changed.
+
+    One conditional UPDATE, so a concurrent registration can never leave more seats taken than
+    exist: the seats may not drop below those already taken, and a cancelled or started
+    session is not changed at all. The registrants are the orders domain's to tell.
+    """
+    begin_write()
+    _check_session_details(starts_at, ends_at, venue, seats_total)
+    s = db.session.get(TrainingSession, session_id)
+    if s is None:
+        raise NotFound()
+    before = {"starts_at": s.starts_at, "ends_at": s.ends_at, "venue": s.venue, "online": s.online,
+              "seats_total": s.seats_total}
+    after = {"starts_at": starts_at, "ends_at": ends_at, "venue": venue.strip(), "online": bool(online),
+             "seats_total": seats_total}
+    changed = [k for k in after if after[k] != before[k]]
+    if not changed:
+        return s, []
+    done = db.session.execute(
+        update(TrainingSession).where(TrainingSession.id == session_id, TrainingSession.cancelled.is_(False),
+                                      TrainingSession.starts_at > utcnow(),
+                                      TrainingSession.seats_taken <= seats_total)
+        .values(**after).execution_options(synchronize_session=False)).rowcount
+    _expire(TrainingSession, session_id)
+    if done != 1:
+        if s.cancelled:
+            raise Conflict(_l("This session has been cancelled: it can no longer be changed."))
+        if s.starts_at <= utcnow():
+            raise Conflict(_l("This session has already started: it can no longer be changed."))
+        raise ValidationError(_l("%(n)d seats are already taken: the session needs at least that many.",
+                                 n=s.seats_taken), field="seats_total")
+    record("catalog.session.edit", actor=actor, target=s, ip=ip,
+           changes={k: [str(before[k]), str(after[k])] for k in changed})
+    return s, changed
 
 
 def cancel_session(session_id: int, *, actor, ip: str | None = None) -> TrainingSession:

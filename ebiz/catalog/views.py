@@ -1,6 +1,6 @@
 """Catalogue pages: browse, search, product page; staff pages to edit the catalogue."""
 
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -12,9 +12,10 @@ from wtforms.fields.choices import SelectChoice
 
 from ..accounts.decorators import roles_required
 from ..accounts.models import Role, User
-from ..clock import LOCAL_TZ, utcnow
+from ..clock import from_local, utcnow
 from ..errors import EbizError
 from ..extensions import db
+from ..forms import show_error
 from ..money import sen_to_decimal_str
 from . import service
 from .forms import (
@@ -111,14 +112,6 @@ def _licence_choices(current: str | None = None):
     return choices
 
 
-def _show_error(form, exc: EbizError):
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, exc.message]
-    else:
-        flash(str(exc.message), "error")
-
-
 @bp.get("/admin/")
 @roles_required(Role.ADMIN)
 def admin_list():
@@ -145,7 +138,7 @@ def admin_new():
                 return redirect(url_for("catalog.admin_edit", product_id=p.id))
             except EbizError as exc:
                 db.session.rollback()
-                _show_error(form, exc)
+                show_error(form, exc)
     return render_template("catalog/admin_product.html", form=form, p=None)
 
 
@@ -170,7 +163,7 @@ def admin_edit(product_id):
                 return redirect(url_for("catalog.admin_edit", product_id=p.id))
             except EbizError as exc:
                 db.session.rollback()
-                _show_error(form, exc)
+                show_error(form, exc)
     return render_template("catalog/admin_product.html", form=form, p=p, status_form=StatusForm(),
                            version_form=VersionForm(), session_form=SessionForm(), access_form=AccessForm(),
                            revoke_form=RevokeAccessForm(), cancel_form=CancelSessionForm(),
@@ -254,18 +247,15 @@ def admin_version(version_id):
     return render_template("catalog/admin_version.html", v=v, form=form)
 
 
-def _to_utc(local: datetime) -> datetime:
-    return local.replace(tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
-
-
 @bp.post("/admin/<int:product_id>/sessions")
 @roles_required(Role.ADMIN)
 def admin_add_session(product_id):
     form = SessionForm()
     if form.validate_on_submit():
         try:
-            service.add_session(product_id, starts_at=_to_utc(form.starts_at.data), ends_at=_to_utc(form.ends_at.data),
-                                venue=form.venue.data, online=form.online.data, seats_total=form.seats_total.data,
+            service.add_session(product_id, starts_at=from_local(form.starts_at.data),
+                                ends_at=from_local(form.ends_at.data), venue=form.venue.data,
+                                online=form.online.data, seats_total=form.seats_total.data,
                                 actor=current_user, ip=_ip())
             db.session.commit()
             flash(_("Session added."), "success")
@@ -288,7 +278,7 @@ def admin_grant_access(product_id):
         else:
             expires = None
             if form.expires_on.data:
-                expires = _to_utc(datetime.combine(form.expires_on.data, time(23, 59)))
+                expires = from_local(datetime.combine(form.expires_on.data, time(23, 59)))
             try:
                 service.grant_restricted_access(user.id, product_id, source_ref=form.source_ref.data,
                                                 granted_by=current_user, expires_at=expires, ip=_ip())

@@ -701,6 +701,28 @@ def cancel_training_session(session_id: int, *, actor, ip: str | None = None) ->
     return touched
 
 
+def change_training_session(session_id: int, *, actor, ip: str | None = None, **details) -> tuple[list[str], int]:
+    """An administrator changes a session (time, venue, seats; see `catalog.service.edit_session`).
+    When its time or place changed, every customer holding a seat in it (unpaid or paid) is told
+    by mail. Returns the names of the fields changed and the number of customers told."""
+    from ..catalog import service as catalog
+
+    if getattr(actor, "role", None) != Role.ADMIN:
+        raise Forbidden()
+    ts, changed = catalog.edit_session(session_id, actor=actor, ip=ip, **details)
+    if not {"starts_at", "ends_at", "venue", "online"} & set(changed):
+        return changed, 0
+    orders = db.session.scalars(
+        select(Order).join(OrderLine).where(OrderLine.session_id == session_id,
+                                            OrderLine.status != LineStatus.CANCELLED,
+                                            Order.status.in_([S.PENDING, S.PAID]))
+        .distinct().order_by(Order.id)).all()
+    for order in orders:
+        _mail(order, _l("Your training session has changed (order %(ref)s)", ref=order.reference),
+              "orders_session_changed", session=ts)
+    return changed, len(orders)
+
+
 def _refund_lines(order: Order, lines: list, *, reason: str, actor, ip: str | None) -> None:
     """Refund some lines of a paid order (the rest stays paid): seats back, money back, a credit note."""
     from ..catalog import service as catalog

@@ -13,6 +13,7 @@ from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
 from ..errors import EbizError
 from ..extensions import db
+from ..forms import show_error
 from ..main_views import safe_next
 from . import service
 from .forms import AddToCartForm, AttachForm, CancelForm, CartItemForm, CheckoutForm, MarkLineForm, PayForm
@@ -309,6 +310,35 @@ def staff_cancel_session(session_id: int):
     else:
         flash(_("Session cancelled. Orders closed or refunded: %(n)d.", n=len(touched)), "success")
     return redirect(url_for("catalog.admin_edit", product_id=product_id))
+
+
+@bp.route("/staff/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def staff_edit_session(session_id: int):
+    """Change a training session's time, venue or seats; its registrants are told of a new time or place."""
+    from ..catalog.forms import SessionForm
+    from ..catalog.models import TrainingSession
+    from ..clock import from_local, to_local
+
+    ts = db.session.get(TrainingSession, session_id) or abort(404)
+    form = SessionForm(obj=ts)
+    if request.method == "GET":
+        form.starts_at.data, form.ends_at.data = to_local(ts.starts_at), to_local(ts.ends_at)
+    elif form.validate_on_submit():
+        try:
+            changed, told = service.change_training_session(
+                session_id, starts_at=from_local(form.starts_at.data), ends_at=from_local(form.ends_at.data),
+                venue=form.venue.data, online=form.online.data, seats_total=form.seats_total.data,
+                actor=current_user, ip=_ip())
+            db.session.commit()
+        except EbizError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            flash(_("Session saved. Customers told of the change: %(n)d.", n=told) if changed
+                  else _("Nothing was changed."), "success")
+            return redirect(url_for("catalog.admin_edit", product_id=ts.product_id))
+    return render_template("orders/staff_session.html", ts=ts, form=form)
 
 
 @bp.post("/staff/lines/<int:line_id>/mark")
