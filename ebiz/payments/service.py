@@ -597,6 +597,8 @@ def mark_reviewed(staff, reference: str, *, ip: str | None = None) -> PaymentInt
     if intent is None:
         raise NotFound()
     intent = _lock(intent)
+    if not intent.needs_review:  # reviewed already (two staff, one click): one audit event
+        return intent
     intent.needs_review = False
     record("payment.reviewed", actor=staff, target=intent, ip=ip, reference=intent.reference)
     return intent
