@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
+from ebiz.clock import to_local, utcnow
 from ebiz.extensions import db
 from ebiz.payments import service as payments
 from ebiz.payments.models import IntentStatus, PaymentIntent
@@ -166,8 +167,15 @@ def test_card_flows_decline_retry_pending_and_invalid(app, client):
     assert _fresh(intent).status == IntentStatus.SUCCEEDED
     # Not a Luhn-valid card: refused at the gateway, nothing changes.
     intent, url = _start(app, client, user, 1000, method="card", bank_code=None)
-    r = submit_gateway(client, go_to_gateway(client, url), card_number="4111111111111112", expiry="12/30", cvv="1")
+    r = submit_gateway(client, go_to_gateway(client, url), card_number="4111111111111112", expiry="12/30", cvv="123")
     assert r.status_code == 400 and _fresh(intent).status == IntentStatus.PENDING
+    # A good number with an expired card, a month that is none, or a CVV that is not three digits: refused too.
+    last_month = (to_local(utcnow()).date().replace(day=1) - timedelta(days=1)).strftime("%m/%y")
+    for expiry, cvv in ((last_month, "123"), ("13/30", "123"), ("12/30", "1"), ("12/30", "12a")):
+        r = submit_gateway(client, go_to_gateway(client, url), card_number="4111111111111111", expiry=expiry,
+                           cvv=cvv)
+        assert r.status_code == 400, (expiry, cvv)
+    assert _fresh(intent).status == IntentStatus.PENDING
 
 
 def test_no_card_data_is_stored_in_ebiz(app, client):

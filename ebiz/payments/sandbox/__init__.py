@@ -52,6 +52,16 @@ def luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
+def card_expiry_ok(text: str, today) -> bool:
+    """'MM/YY' (or 'MM/YYYY') of a card still valid on `today`: it works to the end of that month."""
+    month, _sep, year = (text or "").strip().partition("/")
+    if not (month.strip().isdigit() and year.strip().isdigit() and len(year.strip()) in (2, 4)):
+        return False
+    month, year = int(month), int(year)
+    year += 2000 if year < 100 else 0
+    return 1 <= month <= 12 and (year, month) >= (today.year, today.month)
+
+
 def card_brand(number: str) -> str | None:
     if number.startswith("4"):
         return "Visa"

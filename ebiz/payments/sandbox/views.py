@@ -8,10 +8,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from ...clock import to_local, utcnow
 from ...extensions import csrf
 from ..banks import BANKS_BY_CODE, FPX_BANKS
 from ..signing import sign, verify_params
-from . import TEST_CARDS, card_brand, luhn_ok, store
+from . import TEST_CARDS, card_brand, card_expiry_ok, luhn_ok, store
 
 bp = Blueprint("sandbox_gateway", __name__, url_prefix="/sandbox-gateway",
                static_folder="static", static_url_path="/static")
@@ -78,6 +79,11 @@ def submit(txn_id: str):
     number = "".join(ch for ch in request.form.get("card_number", "") if ch.isdigit())
     if not luhn_ok(number) or card_brand(number) is None:
         return _page(txn, _("This is not a valid Visa or Mastercard number."), 400)
+    if not card_expiry_ok(request.form.get("expiry", ""), to_local(utcnow()).date()):
+        return _page(txn, _("Enter the card's expiry date as MM/YY; the card must not have expired."), 400)
+    cvv = request.form.get("cvv", "").strip()
+    if not (cvv.isdigit() and len(cvv) == 3):
+        return _page(txn, _("Enter the 3-digit CVV printed on the back of the card."), 400)
     brand, last4 = card_brand(number), number[-4:]
     behaviour = TEST_CARDS.get(number, "unknown")
     if behaviour == "retry" and txn["attempts"] == 0:
