@@ -1,14 +1,15 @@
 """Audit events: who did what, to what, when and from where.
 
-Append-only: the ORM refuses to update or delete an event, and events are
-written in the same transaction as the action they record.
+Append-only: the ORM refuses to update or delete an event, and so does PostgreSQL
+(guards.py); events are written in the same transaction as the action they record.
 """
 
-from sqlalchemy import JSON, ForeignKey, String, event
+from sqlalchemy import DDL, JSON, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
 from ..extensions import db
+from . import guards
 
 
 class AuditEvent(db.Model):
@@ -38,3 +39,7 @@ def _no_update(*_):
 @event.listens_for(AuditEvent, "before_delete")
 def _no_delete(*_):
     raise AppendOnlyError("audit events are append-only")
+
+
+for _statement in guards.INSTALL:  # databases built by create_all (the tests) get the guard too
+    event.listen(AuditEvent.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
