@@ -29,8 +29,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-translations: $(PY)
-	$(VENV)/bin/pybabel compile -d translations 2>/dev/null
+# Quietly, but a broken catalogue stops the build with pybabel's own message.
+translations: install
+	@$(VENV)/bin/pybabel --quiet compile -d translations
 
 run: install translations
 	$(FLASK) db upgrade
