@@ -1,3 +1,8 @@
-"""Wallet tests use the same fresh sandbox gateway as the payments tests (autouse)."""
+"""Wallet tests use the same fresh sandbox gateway as the payments tests."""
 
-from tests.payments.conftest import sandbox_db  # noqa: F401  (re-exported fixture)
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _sandbox(sandbox_db):
+    """Every wallet test has the in-process sandbox gateway on a fresh database (tests/conftest.py)."""
