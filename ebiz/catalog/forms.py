@@ -78,14 +78,22 @@ class RetireForm(Form):
     pass
 
 
-class VersionForm(Form):
+class VersionFactsForm(Form):
+    """What a release is, when it differs from the product's description."""
+    data_format = StringField(_l("Format of this version"), validators=[Optional(), Length(max=40)])
+    crs = StringField(_l("Coordinate reference system of this version"), validators=[Optional(), Length(max=60)])
+    coverage = StringField(_l("Coverage of this version"), validators=[Optional(), Length(max=200)],
+                           description=_l("For example: Selangor, Petaling. Left empty: the product's."))
+
+
+class VersionForm(VersionFactsForm):
     label = StringField(_l("Version"), validators=[DataRequired(), Length(max=40)])
     release_date = DateField(_l("Release date"), validators=[DataRequired()])
     change_notes = TextAreaField(_l("Change notes"), validators=[Optional(), Length(max=10000)])
     published = BooleanField(_l("Published"), default=True)
 
 
-class VersionEditForm(Form):
+class VersionEditForm(VersionFactsForm):
     change_notes = TextAreaField(_l("Change notes"), validators=[Optional(), Length(max=10000)])
     published = BooleanField(_l("Published"))
 

@@ -125,9 +125,25 @@ class ProductVersion(db.Model):
     release_date: Mapped[object] = mapped_column(db.Date)
     change_notes: Mapped[str] = mapped_column(Text, default="")
     published: Mapped[bool] = mapped_column(default=True)
+    # What this release is: a later release may change its format, CRS or coverage.
+    # Recorded when the version is added (the product's values unless staff give others).
+    data_format: Mapped[str | None] = mapped_column(String(40))
+    crs: Mapped[str | None] = mapped_column(String(60))
+    coverage: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow)
 
     product = relationship(Product, back_populates="versions")
+
+    def facts(self) -> dict[str, str | None]:
+        """Format, CRS and coverage of this release; a version that recorded none shows its product's."""
+        p = self.product
+        return {"format": self.data_format or p.data_format, "crs": self.crs or p.crs,
+                "coverage": self.coverage or product_coverage(p)}
+
+
+def product_coverage(product: Product) -> str | None:
+    """'Selangor, Petaling': the state and district a product covers, as one line."""
+    return ", ".join(x for x in (product.state, product.district) if x) or None
 
 
 class TrainingSession(db.Model):

@@ -40,6 +40,7 @@ from .models import (
     RestrictedAccess,
     ServiceKind,
     TrainingSession,
+    product_coverage,
 )
 
 PAGE_SIZE = 24
@@ -578,7 +579,10 @@ def set_status(product_id: int, status: str, *, actor, ip: str | None = None) ->
 
 
 def add_version(product_id: int, *, label: str, release_date: date, change_notes: str, actor,
-                published: bool = True, ip: str | None = None) -> ProductVersion:
+                published: bool = True, data_format: str | None = None, crs: str | None = None,
+                coverage: str | None = None, ip: str | None = None) -> ProductVersion:
+    """A new release of a product. Its format, CRS and coverage are recorded with it: those
+    given, else the product's at this moment (a later edit of the product leaves them)."""
     product = db.session.get(Product, product_id)
     if product is None:
         raise NotFound()
@@ -591,21 +595,31 @@ def add_version(product_id: int, *, label: str, release_date: date, change_notes
     if release_date is None:
         raise ValidationError(_l("Enter the release date."), field="release_date")
     version = ProductVersion(product_id=product_id, label=label, release_date=release_date,
-                             change_notes=change_notes or "", published=published)
+                             change_notes=change_notes or "", published=published,
+                             data_format=(data_format or "").strip() or product.data_format,
+                             crs=(crs or "").strip() or product.crs,
+                             coverage=(coverage or "").strip() or product_coverage(product))
     db.session.add(version)
     db.session.flush()
     record("catalog.version.create", actor=actor, target=version, ip=ip, product_id=product_id, label=label)
     return version
 
 
-def edit_version(version_id: int, *, change_notes: str, published: bool, actor, ip: str | None = None):
+def edit_version(version_id: int, *, change_notes: str, published: bool, actor, data_format: str | None = None,
+                 crs: str | None = None, coverage: str | None = None, ip: str | None = None):
+    """Change a version's notes, publication and facts (format, CRS, coverage); audited."""
     version = db.session.get(ProductVersion, version_id)
     if version is None:
         raise NotFound()
+    before = {"data_format": version.data_format, "crs": version.crs, "coverage": version.coverage}
     version.change_notes = change_notes or ""
     version.published = published
+    version.data_format = (data_format or "").strip() or None
+    version.crs = (crs or "").strip() or None
+    version.coverage = (coverage or "").strip() or None
     db.session.flush()
-    record("catalog.version.update", actor=actor, target=version, ip=ip, published=published)
+    changed = {k: [v, getattr(version, k)] for k, v in before.items() if getattr(version, k) != v}
+    record("catalog.version.update", actor=actor, target=version, ip=ip, published=published, **changed)
     return version
 
 

@@ -222,7 +222,8 @@ def admin_add_version(product_id):
         try:
             service.add_version(product_id, label=form.label.data, release_date=form.release_date.data,
                                 change_notes=form.change_notes.data, published=form.published.data,
-                                actor=current_user, ip=_ip())
+                                data_format=form.data_format.data, crs=form.crs.data,
+                                coverage=form.coverage.data, actor=current_user, ip=_ip())
             db.session.commit()
             flash(_("Version added."), "success")
         except EbizError as exc:
@@ -240,6 +241,7 @@ def admin_version(version_id):
     form = VersionEditForm(obj=v)
     if form.validate_on_submit():
         service.edit_version(v.id, change_notes=form.change_notes.data, published=form.published.data,
+                             data_format=form.data_format.data, crs=form.crs.data, coverage=form.coverage.data,
                              actor=current_user, ip=_ip())
         db.session.commit()
         flash(_("Saved."), "success")
