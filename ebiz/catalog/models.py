@@ -110,6 +110,11 @@ class Product(db.Model):
     sessions = relationship("TrainingSession", back_populates="product", order_by="TrainingSession.starts_at")
 
     @property
+    def coverage(self) -> str | None:
+        """'Selangor, Petaling': the state and district covered, as one line."""
+        return ", ".join(x for x in (self.state, self.district) if x) or None
+
+    @property
     def needs_licence(self) -> bool:
         return self.type == ProductType.DIGITAL or (
             self.type == ProductType.SERVICE and self.service_kind == ServiceKind.EXTRACTION
@@ -138,12 +143,13 @@ class ProductVersion(db.Model):
         """Format, CRS and coverage of this release; a version that recorded none shows its product's."""
         p = self.product
         return {"format": self.data_format or p.data_format, "crs": self.crs or p.crs,
-                "coverage": self.coverage or product_coverage(p)}
+                "coverage": self.coverage or p.coverage}
 
-
-def product_coverage(product: Product) -> str | None:
-    """'Selangor, Petaling': the state and district a product covers, as one line."""
-    return ", ".join(x for x in (product.state, product.district) if x) or None
+    def differences(self) -> dict[str, str]:
+        """The facts of this release that differ from the product's description (an older release)."""
+        p = self.product
+        current = {"format": p.data_format, "crs": p.crs, "coverage": p.coverage}
+        return {k: v for k, v in self.facts().items() if v and v != current[k]}
 
 
 class TrainingSession(db.Model):

@@ -40,7 +40,6 @@ from .models import (
     RestrictedAccess,
     ServiceKind,
     TrainingSession,
-    product_coverage,
 )
 
 PAGE_SIZE = 24
@@ -598,7 +597,7 @@ def add_version(product_id: int, *, label: str, release_date: date, change_notes
                              change_notes=change_notes or "", published=published,
                              data_format=(data_format or "").strip() or product.data_format,
                              crs=(crs or "").strip() or product.crs,
-                             coverage=(coverage or "").strip() or product_coverage(product))
+                             coverage=(coverage or "").strip() or product.coverage)
     db.session.add(version)
     db.session.flush()
     record("catalog.version.create", actor=actor, target=version, ip=ip, product_id=product_id, label=label)
