@@ -1,6 +1,9 @@
 """link_issue: a signed-in customer asks for a download link (eBiz records it, signs it, 302)
 beside the floor's /link (itsdangerous token + 302), same wrk settings, same Cookie and
-User-Agent headers. The session is the one a real sign-in leaves (see common.signed_in_cookie)."""
+User-Agent headers. The session is the one a real sign-in leaves (see common.signed_in_cookie).
+
+The BENCH line also gives the ceiling of any endpoint that records each link durably, measured
+in the same run: link_bound.py (the floor's /link plus one autocommitted INSERT) against the floor."""
 
 from __future__ import annotations
 
@@ -82,4 +85,19 @@ def run(ctx) -> list[str]:
     lua.write_text(f'wrk.headers["Cookie"] = "session={cookie}"\nwrk.headers["User-Agent"] = "{BENCH_USER_AGENT}"\n')
     print("link_issue: eBiz /downloads/get (signed in, recorded, signed, 302) vs floor /link", flush=True)
     c = ctx.compare(url, ctx.floor_url + "/link?id=1", script=str(lua))
-    return [bench_line("link_issue", c.ratio, ">=0.5", f"ebiz={c.a_rps:.1f}/s floor={c.b_rps:.1f}/s")]
+    ceiling = _ceiling(ctx)
+    return [bench_line("link_issue", c.ratio, ">=0.5", f"ebiz={c.a_rps:.1f}/s floor={c.b_rps:.1f}/s "
+                                                       f"ceiling={ceiling:.2f} (floor /link + one durable INSERT)")]
+
+
+def _ceiling(ctx) -> float:
+    """What any endpoint that records each link durably can reach: link_bound.py beside the floor."""
+    from . import link_bound
+    from .common import ROOT, start_gunicorn
+
+    link_bound.create_table(ctx.floor_db_url)
+    env = dict(os.environ, FLOOR_DATABASE_URL=ctx.floor_db_url, PYTHONDONTWRITEBYTECODE="1")
+    server = start_gunicorn("link_bound", "tests.bench.link_bound:app", env, ROOT, ctx.tmp, "/link?id=1")
+    ctx.servers.append(server)
+    print("link_issue: ceiling: floor /link plus one autocommitted INSERT vs floor /link", flush=True)
+    return ctx.compare(server.url + "/link?id=1", ctx.floor_url + "/link?id=1").ratio

@@ -34,3 +34,18 @@ def test_seed_and_pages(tmp_path):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_link_ceiling_records_each_link_and_redirects(tmp_path, monkeypatch):
+    from sqlalchemy import create_engine, text
+
+    from tests.bench import link_bound
+
+    url = f"sqlite:///{tmp_path / 'floor.db'}"
+    link_bound.create_table(url)
+    monkeypatch.setattr(link_bound, "engine", create_engine(url, isolation_level="AUTOCOMMIT"))
+    r = link_bound.app.test_client().get("/link?id=7")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/d/")
+    with link_bound.engine.connect() as c:
+        assert c.execute(text(f"SELECT file_id FROM {link_bound.TABLE}")).scalars().all() == [7]
+    link_bound.engine.dispose()
