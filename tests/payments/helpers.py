@@ -87,3 +87,23 @@ def submit_gateway(client, html: str, **fields):
     action = html.split('form method="post" action="')[1].split('"')[0]
     data = {"csrf_token": csrf_from(html), "action": "pay", "callback_mode": "drop", **fields}
     return client.post(action, data=data)
+
+
+def fresh(intent):
+    """The intent as the database has it now."""
+    from ebiz.extensions import db
+    from ebiz.payments.models import PaymentIntent
+
+    db.session.expire_all()
+    return db.session.get(PaymentIntent, intent.id)
+
+
+def start_topup(app, client, user, amount=2000, **kw):
+    """A pending online top-up of `user`, its gateway URL, and `client` signed in as them."""
+    from ebiz.payments import service as payments
+
+    intent = topup_intent(user, amount, **kw)
+    with app.test_request_context():
+        url = payments.start_online(intent)
+    sign_in(client, user)
+    return intent, url

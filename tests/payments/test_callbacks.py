@@ -7,18 +7,13 @@ from sqlalchemy import func, select
 from ebiz.audit.models import AuditEvent
 from ebiz.clock import utcnow
 from ebiz.extensions import db
-from ebiz.payments.models import IntentStatus, PaymentEvent, PaymentIntent
+from ebiz.payments.models import IntentStatus, PaymentEvent
 from ebiz.payments.signing import sign
 from ebiz.wallet import service as wallet
 from ebiz.wallet.models import LedgerPosting
 from tests.factories import make_user
 
-from .helpers import bank_answers, post_callback, topup_intent
-
-
-def _fresh(intent):
-    db.session.expire_all()
-    return db.session.get(PaymentIntent, intent.id)
+from .helpers import bank_answers, fresh, post_callback, topup_intent
 
 
 def _postings():
@@ -32,7 +27,7 @@ def test_paid_callback_credits_once_and_duplicates_are_noops(app, client):
     r = post_callback(client, body, headers)
     assert r.status_code == 200 and r.json["outcome"] == "applied"
     assert wallet.balance(user) == 2500
-    intent = _fresh(intent)
+    intent = fresh(intent)
     assert intent.status == IntentStatus.SUCCEEDED and intent.receipt_no.startswith("RCP-")
     assert intent.gateway_txn_id.startswith("SBX")
     # The same callback again (the gateway retries), and a replay later: success, nothing moves.
@@ -58,7 +53,7 @@ def test_failed_after_paid_is_ignored_and_paid_never_goes_back(app, client):
         stale = json.dumps(data).encode()
         r = post_callback(client, stale, {"X-Sandbox-Signature": sign(app.config["SANDBOX_GATEWAY_SECRET"], stale)})
         assert r.status_code == 200 and r.json["outcome"] == "ignored"
-    assert _fresh(intent).status == IntentStatus.SUCCEEDED
+    assert fresh(intent).status == IntentStatus.SUCCEEDED
     assert wallet.balance(user) == 2000
 
 
@@ -74,7 +69,7 @@ def test_forged_signature_is_rejected_audited_and_changes_nothing(app, client):
     tampered = body.replace(b'"amount": "20.00"', b'"amount": "20000.00"')
     assert tampered != body
     assert post_callback(client, tampered, headers).status_code == 400
-    assert _fresh(intent).status == IntentStatus.PENDING
+    assert fresh(intent).status == IntentStatus.PENDING
     assert wallet.balance(user) == 0 and _postings() == 0
     rejected = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "payment.message_rejected")).all()
     assert len(rejected) == 3 and {e.details["reason"] for e in rejected} == {"bad signature"}
@@ -90,7 +85,7 @@ def test_amount_or_currency_mismatch_is_rejected_even_when_signed(app, client):
         msg = json.dumps(data).encode()
         r = post_callback(client, msg, {"X-Sandbox-Signature": sign(secret, msg)})
         assert r.status_code == 400
-    assert _fresh(intent).status == IntentStatus.PENDING
+    assert fresh(intent).status == IntentStatus.PENDING
     assert wallet.balance(user) == 0 and _postings() == 0
     q = select(AuditEvent.details).where(AuditEvent.action == "payment.message_rejected")
     reasons = db.session.scalars(q).all()
@@ -115,10 +110,10 @@ def test_late_callback_after_expiry_still_credits_and_is_flagged(app, client):
     db.session.commit()
     payments.expire(intent)
     db.session.commit()
-    assert _fresh(intent).status == IntentStatus.EXPIRED
+    assert fresh(intent).status == IntentStatus.EXPIRED
     r = post_callback(client, body, headers)
     assert r.status_code == 200 and r.json["outcome"] == "applied"
-    intent = _fresh(intent)
+    intent = fresh(intent)
     assert intent.status == IntentStatus.SUCCEEDED and intent.needs_review
     assert wallet.balance(user) == 3000
     assert wallet.verify() == []
@@ -129,11 +124,11 @@ def test_failed_then_paid_credits_money_received(app, client):
     intent = topup_intent(user, 1500)
     body, headers = bank_answers(app, intent, "51")
     assert post_callback(client, body, headers).json["outcome"] == "applied"
-    assert _fresh(intent).status == IntentStatus.FAILED
+    assert fresh(intent).status == IntentStatus.FAILED
     assert post_callback(client, body, headers).json["outcome"] == "duplicate"
     body, headers = bank_answers(app, intent, "00")
     assert post_callback(client, body, headers).json["outcome"] == "applied"
-    intent = _fresh(intent)
+    intent = fresh(intent)
     assert intent.status == IntentStatus.SUCCEEDED and intent.needs_review
     assert wallet.balance(user) == 1500
 
@@ -143,11 +138,11 @@ def test_pending_and_pending_authorisation_stay_pending_with_a_reason(app, clien
     intent = topup_intent(user, 1500, bank_code="MBB0228")
     body, headers = bank_answers(app, intent, "99")
     assert post_callback(client, body, headers).json["outcome"] == "noted"
-    intent = _fresh(intent)
+    intent = fresh(intent)
     assert intent.status == IntentStatus.PENDING and intent.pending_reason == "awaiting_approver"
     body, headers = bank_answers(app, intent, "09")
     post_callback(client, body, headers)
-    assert _fresh(intent).pending_reason == "awaiting_bank"
+    assert fresh(intent).pending_reason == "awaiting_bank"
     assert wallet.balance(user) == 0
     body, headers = bank_answers(app, intent, "00")
     assert post_callback(client, body, headers).json["outcome"] == "applied"
@@ -176,7 +171,7 @@ def test_a_signed_callback_without_currency_is_rejected(app, client):
     msg = json.dumps(data).encode()
     r = post_callback(client, msg, {"X-Sandbox-Signature": sign(app.config["SANDBOX_GATEWAY_SECRET"], msg)})
     assert r.status_code == 400
-    assert _fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0 and _postings() == 0
+    assert fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0 and _postings() == 0
 
 
 def test_an_oversized_callback_is_refused_before_it_is_read(app, client):

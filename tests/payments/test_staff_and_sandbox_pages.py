@@ -12,7 +12,7 @@ from ebiz.clock import utcnow
 from ebiz.extensions import db
 from ebiz.payments import service as payments
 from ebiz.payments.gateway import get_gateway
-from ebiz.payments.models import IntentStatus, PaymentEvent, PaymentIntent
+from ebiz.payments.models import IntentStatus, PaymentEvent
 from ebiz.payments.sandbox import store
 from ebiz.wallet import service as wallet
 from tests.factories import login_session, make_user
@@ -21,25 +21,14 @@ from .helpers import (
     bank_answers,
     csrf,
     csrf_from,
+    fresh,
     go_to_gateway,
     post_callback,
     sign_in,
+    start_topup,
     submit_gateway,
     topup_intent,
 )
-
-
-def _fresh(intent):
-    db.session.expire_all()
-    return db.session.get(PaymentIntent, intent.id)
-
-
-def _start(app, client, user, amount=2000, **kw):
-    intent = topup_intent(user, amount, **kw)
-    with app.test_request_context():
-        url = payments.start_online(intent)
-    sign_in(client, user)
-    return intent, url
 
 
 def _events(intent=None):
@@ -63,7 +52,7 @@ def _paid_after_expiry(app, client, amount=3000):
     payments.expire(intent)
     db.session.commit()
     assert post_callback(client, body, headers).json["outcome"] == "applied"
-    intent = _fresh(intent)
+    intent = fresh(intent)
     assert intent.status == IntentStatus.SUCCEEDED and intent.needs_review
     return customer, intent
 
@@ -83,12 +72,12 @@ def test_a_late_payment_is_on_the_review_queue_until_an_administrator_marks_it_r
     assert f'action="/payments/staff/review/{intent.reference}"' in queue
     # Without the form's CSRF token nothing happens.
     assert client.post(f"/payments/staff/review/{intent.reference}", data={}).status_code == 400
-    assert _fresh(intent).needs_review and _reviewed_events() == []
+    assert fresh(intent).needs_review and _reviewed_events() == []
     r = client.post("/payments/staff/review/EBZ-PAY-NONE-NONE", data={"csrf_token": csrf_from(html)})
     assert r.status_code == 404 and _reviewed_events() == []
     r = client.post(f"/payments/staff/review/{intent.reference}", data={"csrf_token": csrf_from(html)})
     assert r.status_code == 302 and r.headers["Location"].endswith("/payments/staff/review")
-    reviewed = _fresh(intent)
+    reviewed = fresh(intent)
     assert not reviewed.needs_review
     assert reviewed.status == IntentStatus.SUCCEEDED and wallet.balance(customer) == 3000
     [event] = _reviewed_events()
@@ -125,23 +114,23 @@ def test_customers_and_unverified_staff_cannot_see_or_clear_the_review_queue(app
     # Signed out: the sign-in page.
     r = app.test_client().get("/payments/staff/review")
     assert r.status_code == 302 and "/account/login" in r.headers["Location"]
-    assert _fresh(intent).needs_review and _reviewed_events() == []
+    assert fresh(intent).needs_review and _reviewed_events() == []
     # The administrator's own session still works afterwards.
     r = client.post(f"/payments/staff/review/{intent.reference}", data={"csrf_token": token})
-    assert r.status_code == 302 and not _fresh(intent).needs_review
+    assert r.status_code == 302 and not fresh(intent).needs_review
 
 
 # ------------------------------------------------------------------ sandbox: corporate second approver
 
 def _corporate_payment_awaiting_approver(app, client, amount=5000):
     user = make_user(tier="primary", kind="company")
-    intent, url = _start(app, client, user, amount, bank_code="MBB0228")
+    intent, url = start_topup(app, client, user, amount, bank_code="MBB0228")
     html = go_to_gateway(client, url)
     assert "Maybank2E (corporate)" in html
     r = submit_gateway(client, html, bank_code="MBB0228", outcome="99", callback_mode="drop")
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert 'data-status="pending"' in page and "second approver" in page
-    intent = _fresh(intent)
+    intent = fresh(intent)
     assert intent.pending_reason == "awaiting_approver" and intent.gateway_txn_id
     return user, intent
 
@@ -166,10 +155,10 @@ def test_the_second_approver_approves_on_the_sandbox_page_and_the_payment_succee
     assert client.post(txn_url, data={"csrf_token": token, "decision": "reject"}).status_code == 200
     assert store.get(intent.gateway_txn_id)["status_code"] == "00"
     # The callback was dropped (the transaction's mode): eBiz learns it when the customer looks again.
-    assert _fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0
+    assert fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0
     page = client.get(f"/payments/{intent.reference}").get_data(as_text=True)
     assert 'data-status="succeeded"' in page
-    intent = _fresh(intent)
+    intent = fresh(intent)
     assert intent.status == IntentStatus.SUCCEEDED and intent.receipt_no and not intent.needs_review
     assert wallet.balance(user) == 5000 and wallet.verify() == []
 
@@ -185,7 +174,7 @@ def test_the_second_approver_rejects_and_the_payment_fails_without_money_moving(
     assert store.get(intent.gateway_txn_id)["status_code"] == "05"
     page = client.get(f"/payments/{intent.reference}").get_data(as_text=True)
     assert 'data-status="failed"' in page
-    assert _fresh(intent).status == IntentStatus.FAILED and wallet.balance(user) == 0
+    assert fresh(intent).status == IntentStatus.FAILED and wallet.balance(user) == 0
 
 
 def test_the_approver_page_of_an_unknown_transaction_is_not_found(app, client):
@@ -196,18 +185,18 @@ def test_the_approver_page_of_an_unknown_transaction_is_not_found(app, client):
 
 def test_status_page_says_we_wait_for_the_customer_and_offers_the_payment_page(app, client):
     user = make_user(tier="primary")
-    intent, _url = _start(app, client, user, 1000)
+    intent, _url = start_topup(app, client, user, 1000)
     page = client.get(f"/payments/{intent.reference}").get_data(as_text=True)
     assert 'data-status="pending"' in page
     assert "We are waiting for you to complete the payment at your bank or card page." in page
     assert "If you closed the bank's page, start the payment again. Nothing has been charged yet." in unescape(page)
     assert "Go to the payment page" in page and f'action="/payments/{intent.reference}/continue"' in page
-    assert _fresh(intent).pending_reason == "awaiting_customer"
+    assert fresh(intent).pending_reason == "awaiting_customer"
 
 
 def test_status_page_says_the_bank_has_not_confirmed_yet(app, client):
     user = make_user(tier="primary")
-    intent, url = _start(app, client, user, 1000)
+    intent, url = start_topup(app, client, user, 1000)
     r = submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="09", callback_mode="drop")
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert 'data-status="pending"' in page
@@ -216,14 +205,14 @@ def test_status_page_says_the_bank_has_not_confirmed_yet(app, client):
     assert 'data-testid="check-again"' in page
     # The customer already paid at the bank: no way back to the payment page (they would pay twice).
     assert "Go to the payment page" not in page and "/continue" not in page
-    assert _fresh(intent).pending_reason == "awaiting_bank" and wallet.balance(user) == 0
+    assert fresh(intent).pending_reason == "awaiting_bank" and wallet.balance(user) == 0
 
 
 # ------------------------------------------------------------------ POST /payments/<ref>/continue
 
 def test_continue_sends_a_pending_payment_back_to_the_gateway_page(app, client):
     user = make_user(tier="primary")
-    intent, _url = _start(app, client, user, 1000)
+    intent, _url = start_topup(app, client, user, 1000)
     page = f"/payments/{intent.reference}"
     assert client.post(f"{page}/continue", data={}).status_code == 400  # no CSRF token
     r = client.post(f"{page}/continue", data={"csrf_token": csrf(client, page)})
@@ -232,16 +221,16 @@ def test_continue_sends_a_pending_payment_back_to_the_gateway_page(app, client):
     assert "/sandbox-gateway/pay?" in location and f"merchant_ref={intent.reference}" in location
     html = go_to_gateway(client, location)
     assert intent.reference in html and "MYR 10.00" in html
-    assert _fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0
+    assert fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0
 
 
 @pytest.mark.parametrize("outcome, status", [("00", IntentStatus.SUCCEEDED), ("51", IntentStatus.FAILED)])
 def test_continue_is_refused_once_the_payment_is_no_longer_pending(app, client, outcome, status):
     user = make_user(tier="primary")
-    intent, url = _start(app, client, user, 1000)
+    intent, url = start_topup(app, client, user, 1000)
     r = submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome=outcome)
     client.get(r.headers["Location"])
-    before = _fresh(intent)
+    before = fresh(intent)
     assert before.status == status
     snapshot = (before.status, before.receipt_no, before.gateway_txn_id, before.gateway_status, before.updated_at)
     events, txn = _events(intent), store.get(before.gateway_txn_id)
@@ -250,7 +239,7 @@ def test_continue_is_refused_once_the_payment_is_no_longer_pending(app, client, 
     assert r.status_code == 302 and r.headers["Location"].endswith(page)
     html = client.get(r.headers["Location"]).get_data(as_text=True)
     assert "This payment is no longer waiting to be paid." in html and "flash-error" in html
-    after = _fresh(intent)
+    after = fresh(intent)
     assert (after.status, after.receipt_no, after.gateway_txn_id, after.gateway_status, after.updated_at) == snapshot
     assert _events(intent) == events and store.get(before.gateway_txn_id) == txn
     assert wallet.balance(user) == (1000 if status == IntentStatus.SUCCEEDED else 0)
@@ -258,11 +247,11 @@ def test_continue_is_refused_once_the_payment_is_no_longer_pending(app, client, 
 
 def test_continue_with_another_customers_reference_is_not_found(app, client):
     owner, other = make_user(tier="primary"), make_user(tier="primary")
-    intent, _url = _start(app, client, owner, 1000)
+    intent, _url = start_topup(app, client, owner, 1000)
     sign_in(client, other)
     r = client.post(f"/payments/{intent.reference}/continue", data={"csrf_token": csrf(client, "/payments/history")})
     assert r.status_code == 404
-    assert _fresh(intent).status == IntentStatus.PENDING and _events(intent) == 0
+    assert fresh(intent).status == IntentStatus.PENDING and _events(intent) == 0
     with store.engine().connect() as c:  # the gateway never heard of it
         assert c.execute(select(store.txn_table)).first() is None
 
@@ -276,7 +265,7 @@ def test_a_callback_for_an_unknown_gateway_is_not_found_and_changes_nothing(app,
     for name in ("paypal", "SANDBOX", "sandbox2"):
         r = client.post(f"/payments/callback/{name}", data=body, headers=headers)
         assert r.status_code == 404
-    assert _fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0
+    assert fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0
     assert _events() == 0
     assert json.loads(body)["merchant_ref"] == intent.reference
     # The same message to the right gateway is applied.
