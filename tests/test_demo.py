@@ -1,8 +1,11 @@
 """`flask ebiz seed-demo`: the demo data `make run` loads into an empty database."""
 
+import re
+
 from sqlalchemy import func, select
 
 from ebiz.accounts.models import Role, Tier, User
+from ebiz.accounts.passwords import verify_password
 from ebiz.counter.models import Counter
 from ebiz.extensions import db
 from ebiz.notifications.models import OutboxMessage
@@ -21,6 +24,10 @@ def test_seed_demo_loads_everything_once(app):
         staff = db.session.scalars(select(User).where(User.role == role)).all()
         assert staff and all(u.mfa_enabled and u.totp_secret for u in staff)
         assert all(u.email in result.output and u.totp_secret in result.output for u in staff)
+    # ... and the printed password is the one that signs in.
+    admin = db.session.scalar(select(User).where(User.role == Role.ADMIN))
+    printed = re.search(rf"{re.escape(admin.email)}\s+password (\S+)", result.output).group(1)
+    assert verify_password(admin.password_hash, printed)
     customers = db.session.scalars(select(User).where(User.role == Role.CUSTOMER)).all()
     assert {u.kind for u in customers} == {"individual", "foreigner", "company"}
     assert {u.tier for u in customers} == {Tier.REGULAR, Tier.PRIMARY}

@@ -110,6 +110,30 @@ def test_missing_object(moto_url):
         storage.object_key("../../other-bucket/x")
 
 
+def test_verify_command_on_s3(app, moto_url, monkeypatch):
+    """`flask delivery verify` reads the objects back from S3: a changed or missing object is reported."""
+    from ebiz.delivery import service
+    from ebiz.extensions import db
+    from tests.factories import make_product
+
+    _s3, client = _storage(moto_url, "ebiz-verify")
+    for key, value in (("STORAGE_BACKEND", "s3"), ("S3_BUCKET", "ebiz-verify"), ("S3_PREFIX", "v"),
+                       ("S3_ENDPOINT_URL", moto_url)):
+        monkeypatch.setitem(app.config, key, value)
+    product = make_product()
+    pf = service.store_file(product.id, io.BytesIO(b"x" * 1000), "a.csv", actor=None,
+                            version_id=product.versions[0].id)
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["delivery", "verify"])
+    assert result.exit_code == 0 and "0 problems" in result.output, result.output
+    client.put_object(Bucket="ebiz-verify", Key="v/" + pf.storage_key, Body=b"y" * 1000)  # same size, other bytes
+    result = app.test_cli_runner().invoke(args=["delivery", "verify"])
+    assert result.exit_code == 1 and "sha256" in result.output
+    client.delete_object(Bucket="ebiz-verify", Key="v/" + pf.storage_key)
+    result = app.test_cli_runner().invoke(args=["delivery", "verify"])
+    assert result.exit_code == 1 and "missing" in result.output
+
+
 def test_app_redirects_to_a_presigned_url(client, app, moto_url, monkeypatch):
     """The whole path on S3: upload through the service, link, 302 to S3, bytes match, event recorded."""
     from sqlalchemy import select
