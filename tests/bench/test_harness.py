@@ -49,3 +49,24 @@ def test_the_link_ceiling_records_each_link_and_redirects(tmp_path, monkeypatch)
     with link_bound.engine.connect() as c:
         assert c.execute(text(f"SELECT file_id FROM {link_bound.TABLE}")).scalars().all() == [7]
     link_bound.engine.dispose()
+
+
+def test_the_spend_ceiling_pays_with_every_record_or_not_at_all(tmp_path, monkeypatch):
+    from sqlalchemy import create_engine, text
+
+    from tests.bench import spend_bound
+
+    url = f"sqlite:///{tmp_path / 'floor.db'}"
+    eng = create_engine(url)
+    with eng.begin() as c:  # the floor's wallet, as floor_app.py init makes it
+        c.execute(text("CREATE TABLE wallet (id INTEGER PRIMARY KEY, balance_sen BIGINT NOT NULL)"))
+        c.execute(text("INSERT INTO wallet (id, balance_sen) VALUES (1, 1)"))
+    spend_bound.create_tables(url)
+    monkeypatch.setattr(spend_bound, "engine", eng)
+    client = spend_bound.app.test_client()
+    assert client.post("/spend").json == {"ok": True, "receipt": 1}
+    assert client.post("/spend").status_code == 409  # the wallet is empty: nothing of that one stays
+    with eng.connect() as c:
+        counts = [c.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in ("bound_order", "bound_entry")]
+        assert counts == [1, 2] and c.execute(text("SELECT balance_sen FROM wallet")).scalar() == 0
+    eng.dispose()

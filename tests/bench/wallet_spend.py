@@ -241,9 +241,25 @@ def run(ctx) -> list[str]:
     for p in problems:
         print(f"wallet_spend: LEDGER PROBLEM {p}", flush=True)
     e, f = statistics.median(ebiz_rates), statistics.median(floor_rates)
+    ceiling = _ceiling(ctx)
     return [bench_line("wallet_spend", e / f, ">=0.5",
                        f"lost_updates={lost}  ebiz={e:.1f}/s floor={f:.1f}/s "
-                       f"({'PostgreSQL' if ctx.is_postgres else 'SQLite'}, {CONNS} conns)")]
+                       f"({'PostgreSQL' if ctx.is_postgres else 'SQLite'}, {CONNS} conns) "
+                       f"ceiling={ceiling:.2f} (floor /debit + an order payment's other writes, bare SQL)")]
+
+
+def _ceiling(ctx) -> float:
+    """What any correct wallet payment of an order can reach: spend_bound.py beside the floor's /debit."""
+    from . import spend_bound
+    from .common import ROOT, start_gunicorn
+
+    spend_bound.create_tables(ctx.floor_db_url)
+    env = dict(os.environ, FLOOR_DATABASE_URL=ctx.floor_db_url, PYTHONDONTWRITEBYTECODE="1")
+    server = start_gunicorn("spend_bound", "tests.bench.spend_bound:app", env, ROOT, ctx.tmp, "/spend")
+    ctx.servers.append(server)
+    print("wallet_spend: ceiling: the floor's debit plus an order payment's other writes vs floor /debit", flush=True)
+    script = str(PERF / "post.lua")
+    return ctx.compare(server.url + "/spend", ctx.floor_url + "/debit", script=script).ratio
 
 
 def _lost_updates(app, user_id: int, opening: int) -> tuple[int, list[str]]:
