@@ -29,6 +29,8 @@ What a module gets from `ctx`:
   JSON dict (`value` is MiB/s).
 - `ctx.start_ebiz(env_overrides, name)` -> `Server` (url, pid, stop()):
   another eBiz under the same gunicorn settings (e.g. on another database).
+- `ctx.start_ceiling(module, health_path)` -> `Server`: a ceiling app of tests/bench
+  (link_bound, spend_bound) on the floor's database, same gunicorn settings.
 - `bench_line(name, ratio, target, extra)` formats one BENCH line;
   `failed_line(name, target, why)` one for a benchmark that could not run.
 
@@ -310,6 +312,14 @@ class Context:
         env = dict(os.environ, FLOOR_DATABASE_URL=self.floor_db_url,
                    FLOOR_FILE=str(self.tmp / "floor.bin"), PYTHONDONTWRITEBYTECODE="1")
         server = start_gunicorn("floor", "floor_app:app", env, PERF, self.tmp, "/hello")
+        self.servers.append(server)
+        return server
+
+    def start_ceiling(self, module: str, health_path: str) -> Server:
+        """A ceiling app of tests/bench (`link_bound`, `spend_bound`) on the floor's database, under the
+        same gunicorn settings: the least an endpoint doing eBiz's essential writes can cost."""
+        env = dict(os.environ, FLOOR_DATABASE_URL=self.floor_db_url, PYTHONDONTWRITEBYTECODE="1")
+        server = start_gunicorn(module, f"tests.bench.{module}:app", env, ROOT, self.tmp, health_path)
         self.servers.append(server)
         return server
 

@@ -93,11 +93,8 @@ def run(ctx) -> list[str]:
 def _ceiling(ctx) -> float:
     """What any endpoint that records each link durably can reach: link_bound.py beside the floor."""
     from . import link_bound
-    from .common import ROOT, start_gunicorn
 
     link_bound.create_table(ctx.floor_db_url)
-    env = dict(os.environ, FLOOR_DATABASE_URL=ctx.floor_db_url, PYTHONDONTWRITEBYTECODE="1")
-    server = start_gunicorn("link_bound", "tests.bench.link_bound:app", env, ROOT, ctx.tmp, "/link?id=1")
-    ctx.servers.append(server)
+    server = ctx.start_ceiling("link_bound", "/link?id=1")
     print("link_issue: ceiling: floor /link plus one autocommitted INSERT vs floor /link", flush=True)
     return ctx.compare(server.url + "/link?id=1", ctx.floor_url + "/link?id=1").ratio

@@ -251,12 +251,9 @@ def run(ctx) -> list[str]:
 def _ceiling(ctx) -> float:
     """What any correct wallet payment of an order can reach: spend_bound.py beside the floor's /debit."""
     from . import spend_bound
-    from .common import ROOT, start_gunicorn
 
     spend_bound.create_tables(ctx.floor_db_url)
-    env = dict(os.environ, FLOOR_DATABASE_URL=ctx.floor_db_url, PYTHONDONTWRITEBYTECODE="1")
-    server = start_gunicorn("spend_bound", "tests.bench.spend_bound:app", env, ROOT, ctx.tmp, "/spend")
-    ctx.servers.append(server)
+    server = ctx.start_ceiling("spend_bound", "/spend")
     print("wallet_spend: ceiling: the floor's debit plus an order payment's other writes vs floor /debit", flush=True)
     script = str(PERF / "post.lua")
     return ctx.compare(server.url + "/spend", ctx.floor_url + "/debit", script=script).ratio
