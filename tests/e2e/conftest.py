@@ -1,7 +1,8 @@
 """Browser tests: the app served on loopback, driven by Playwright and the system Chromium.
 
-- `live_server`: the app (TestingConfig, its own SQLite file) served by
-  werkzeug in a daemon thread on 127.0.0.1:<free port>, once per session.
+- `live_server`: the app (TestingConfig, on each test database in turn: SQLite,
+  then PostgreSQL) served by werkzeug in a daemon thread on 127.0.0.1:<free
+  port>, once per database.
   Every test starts from an empty database (all tables wiped) and fresh rate
   limits. The object has `.url` (base URL) and `.app` (for setting up data in
   `with live_server.app.app_context():`).
@@ -42,11 +43,11 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def _live_server(tmp_path_factory):
+def _live_server(database_url, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("live")
 
     class Config(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp / 'e2e.db'}"
+        SQLALCHEMY_DATABASE_URI = database_url
         STORAGE_DIR = str(tmp / "storage")
         PUBLIC_BASE_URL = "http://127.0.0.1"
 

@@ -92,6 +92,21 @@ def test_amount_or_currency_mismatch_is_rejected_even_when_signed(app, client):
     assert [d["reason"] for d in reasons] == ["amount or currency mismatch"] * 2
 
 
+def test_a_signed_callback_for_another_gateway_transaction_is_rejected(app, client):
+    user = make_user(tier="primary")
+    intent = topup_intent(user, 2000)
+    body, headers = bank_answers(app, intent, "09")  # pending at the bank: eBiz learns its transaction id
+    post_callback(client, body, headers)
+    assert fresh(intent).gateway_txn_id == json.loads(body)["txn_id"]
+    paid = {**json.loads(body), "status_code": "00", "txn_id": "SBX-SOMEONE-ELSES"}
+    msg = json.dumps(paid).encode()
+    r = post_callback(client, msg, {"X-Sandbox-Signature": sign(app.config["SANDBOX_GATEWAY_SECRET"], msg)})
+    assert r.status_code == 400
+    assert fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0 and _postings() == 0
+    q = select(AuditEvent.details).where(AuditEvent.action == "payment.message_rejected")
+    assert [d["reason"] for d in db.session.scalars(q)] == ["different gateway transaction"]
+
+
 def test_unknown_reference_is_rejected(app, client):
     secret = app.config["SANDBOX_GATEWAY_SECRET"]
     msg = json.dumps({"merchant_ref": "EBZ-PAY-XXXX-XXXX", "status_code": "00", "amount": "10.00",
