@@ -664,7 +664,12 @@ def edit_session(session_id: int, *, starts_at: datetime, ends_at: datetime, ven
               "seats_total": s.seats_total}
     after = {"starts_at": starts_at, "ends_at": ends_at, "venue": venue.strip(), "online": bool(online),
              "seats_total": seats_total}
-    changed = [k for k in after if after[k] != before[k]]
+    def same(a, b) -> bool:  # times to the minute, as the form shows them
+        if isinstance(a, datetime) and isinstance(b, datetime):
+            return a.replace(second=0, microsecond=0) == b.replace(second=0, microsecond=0)
+        return a == b
+
+    changed = [k for k in after if not same(after[k], before[k])]
     if not changed:
         return s, []
     done = db.session.execute(

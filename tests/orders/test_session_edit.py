@@ -58,6 +58,9 @@ def test_more_seats_tell_nobody_and_fewer_than_taken_are_refused(app):
     changed, told = service.change_training_session(ts.id, actor=admin, **_details(ts, seats_total=10))
     db.session.commit()
     assert (changed, told) == (["seats_total"], 0) and _mails() == []
+    # The form gives times to the minute: the same minute is no change, and nobody is told.
+    same_minute = ts.starts_at.replace(second=0, microsecond=0)
+    assert service.change_training_session(ts.id, actor=admin, **_details(ts, starts_at=same_minute)) == ([], 0)
 
     with pytest.raises(ValidationError) as exc:
         service.change_training_session(ts.id, actor=admin, **_details(ts, seats_total=1, venue="Ipoh"))
