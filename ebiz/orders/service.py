@@ -622,11 +622,12 @@ def cancel(order: Order, *, actor, reason: str = "", ip: str | None = None) -> O
     from ..licensing import service as licensing
     from ..licensing.models import LicenceGrant
 
-    is_staff = getattr(actor, "is_staff", False)
-    if not is_staff and order.user_id != getattr(actor, "id", None):
+    own = order.user_id == getattr(actor, "id", None)
+    if not own and not getattr(actor, "is_staff", False):
         raise NotFound()
+    by_staff = not own  # staff acting on a customer's order; on their own order staff are customers
     order = _lock_order(order.id)
-    if is_staff and order.status != S.PENDING:
+    if by_staff and order.status != S.PENDING:
         # Giving money back is an administrator's decision, always with a reason on record.
         if getattr(actor, "role", None) != Role.ADMIN:
             raise Forbidden(_l("Only an administrator can cancel and refund a paid order."))
@@ -645,7 +646,7 @@ def cancel(order: Order, *, actor, reason: str = "", ip: str | None = None) -> O
         return order
     if order.status not in (S.PAID, S.FULFILLED):
         raise Conflict(_l("This order can no longer be cancelled."))
-    if not is_staff and not (order.status == S.PAID and _paid_cancellable(order)):
+    if not by_staff and not (order.status == S.PAID and _paid_cancellable(order)):
         raise Conflict(_l("This order can no longer be cancelled: part of it has been delivered, collected "
                           "or has started. Contact support if something is wrong."))
     transition(order, S.REFUNDED)

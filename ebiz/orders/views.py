@@ -35,9 +35,10 @@ def _ip() -> str | None:
 
 
 def _order(reference: str, *, lock: bool = False):
-    """The order for its owner; staff (with verified TOTP) may open any."""
+    """The order for its owner; staff (with verified TOTP) may open any. Staff act only after
+    the TOTP step, on their own orders too."""
     order = service.order_for_owner(reference, current_user, lock=lock)
-    if order.user_id != current_user.id and not mfa_verified():
+    if (order.user_id != current_user.id or current_user.is_staff) and not mfa_verified():
         abort(403)
     return order
 

@@ -12,7 +12,7 @@ from ebiz.orders import service
 from ebiz.orders.models import CreditNote, Order
 from ebiz.payments.models import RefundRequest
 from ebiz.wallet import service as wallet
-from tests.factories import make_counter, make_user
+from tests.factories import PASSWORD, csrf_from, make_counter, make_user
 from tests.orders.helpers import (
     accepted_for,
     client_for,
@@ -129,6 +129,32 @@ def test_refunding_a_paid_order_needs_an_administrator_and_a_reason(app):
     service.cancel(db.session.get(Order, order.id), actor=admin, reason="map out of print")
     db.session.commit()
     assert wallet.balance(user) == 10000
+
+
+def test_on_their_own_order_staff_are_customers_and_act_only_after_totp(app):
+    admin = make_user(role=Role.ADMIN, mfa=False)  # just promoted: TOTP not enrolled yet
+    order = place(admin, printed_product(price_sen=4000))
+    gateway_paid(pay_online(order, "card"))
+    clerk = make_user(role=Role.COUNTER, counter=make_counter("SGR", is_hq=False))
+    for to in ("ready", "collected"):
+        service.mark_line(db.session.get(Order, order.id).lines[0].id, to, actor=clerk)
+    db.session.commit()
+    with pytest.raises(Conflict):  # collected: a customer could not cancel it, nor can its admin owner
+        service.cancel(db.session.get(Order, order.id), actor=admin, reason="mine")
+    db.session.rollback()
+    assert db.session.get(Order, order.id).status == "fulfilled"
+    assert db.session.scalar(select(RefundRequest)) is None
+
+    client = app.test_client()  # signed in by password, sent to enrol TOTP
+    page = client.get("/account/login")
+    r = client.post("/account/login", data={"csrf_token": csrf_from(page.data), "login": admin.email,
+                                            "password": PASSWORD})
+    assert r.headers["Location"].endswith("/account/mfa")
+    page = client.get(f"/orders/{order.reference}")
+    assert page.status_code == 403
+    token = csrf_from(client.get("/account/mfa").data)  # the enrolment page carries the session's token
+    r = client.post(f"/orders/{order.reference}/cancel", data={"csrf_token": token, "reason": "mine"})
+    assert r.status_code == 403 and db.session.get(Order, order.id).status == "fulfilled"
 
 
 @pytest.mark.parametrize("counter_id", [999_999, -1, 0])
