@@ -649,6 +649,8 @@ def cancel(order: Order, *, actor, reason: str = "", ip: str | None = None) -> O
     if not by_staff and not (order.status == S.PAID and _paid_cancellable(order)):
         raise Conflict(_l("This order can no longer be cancelled: part of it has been delivered, collected "
                           "or has started. Contact support if something is wrong."))
+    # Lines refunded before (their training session was cancelled) are not refunded twice.
+    outstanding = order.total_sen - (order.refund_sen or 0)
     transition(order, S.REFUNDED)
     # Paid printed stock and seats go back to the shelf (nothing was collected or attended).
     _release_paid(order)
@@ -657,11 +659,12 @@ def cancel(order: Order, *, actor, reason: str = "", ip: str | None = None) -> O
         licensing.revoke(grant, actor=actor, reason=_staff_reason(f"Order {order.reference} refunded", reason), ip=ip)
     for line in order.lines:
         line.status, line.status_changed_at = LineStatus.CANCELLED, now
+    route = _refund_paid(order, outstanding, reason)
+    order.refund_route = order.refund_route if route == "none" and order.refund_route else route
     order.refund_sen = order.total_sen
-    order.refund_route = _refund_paid(order, reason)
-    cn = _credit_note(order, order.total_sen, reason, actor)
+    cn = _credit_note(order, outstanding, reason, actor)
     record("order.refund", actor=actor, target=order, ip=ip, reference=order.reference, reason=reason,
-           route=order.refund_route, amount_sen=order.total_sen)
+           route=route, amount_sen=outstanding)
     _mail(order, _l("Order %(ref)s cancelled and refunded", ref=order.reference), "orders_closed", credit_note=cn)
     return order
 
@@ -757,7 +760,7 @@ def _release_paid(order: Order) -> None:
     from ..catalog import service as catalog
 
     for line in sorted(order.lines, key=lambda ln: (ln.product_id, ln.session_id or 0)):
-        if line.status in (LineStatus.COLLECTED, LineStatus.DELIVERED):
+        if line.status in (LineStatus.COLLECTED, LineStatus.DELIVERED, LineStatus.CANCELLED):
             continue
         if line.session_id:
             catalog.release_seat(line.session_id)
@@ -771,18 +774,19 @@ def _staff_reason(what: str, reason: str) -> str:
     return f"{what}: {reason}" if reason else what
 
 
-def _refund_paid(order: Order, reason: str) -> str:
+def _refund_paid(order: Order, amount_sen: int, reason: str) -> str:
+    """Give `amount_sen` of a paid order back the way it came; returns the route."""
     from ..payments import service as payments
     from ..wallet import service as wallet
 
-    if order.total_sen == 0 or order.payment_method == "free":
+    if amount_sen <= 0 or order.payment_method == "free":
         return "none"
     if order.payment_method == "wallet":
-        wallet.refund_to_wallet(order.user, order.total_sen, idempotency_key=f"order-cancel:{order.reference}",
+        wallet.refund_to_wallet(order.user, amount_sen, idempotency_key=f"order-cancel:{order.reference}",
                                 memo=order.reference)
         return "wallet"
     intent = _intent(order.payment_ref)
-    payments.queue_refund(intent, order.total_sen, RefundReason.ORDER_CANCELLED, _staff_reason(order.reference, reason),
+    payments.queue_refund(intent, amount_sen, RefundReason.ORDER_CANCELLED, _staff_reason(order.reference, reason),
                           key=f"order-cancel:{order.reference}")
     return "staff"
 

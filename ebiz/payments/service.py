@@ -43,8 +43,8 @@ from datetime import timedelta
 
 from flask import current_app, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..audit.service import record
@@ -558,6 +558,10 @@ def queue_refund(intent: PaymentIntent, amount_sen: int, reason_code: str, detai
     found = db.session.scalar(select(RefundRequest).where(RefundRequest.idempotency_key == key))
     if found is not None:
         return found
+    queued = db.session.scalar(select(func.coalesce(func.sum(RefundRequest.amount_sen), 0))
+                               .where(RefundRequest.intent_id == intent.id))
+    if queued + amount_sen > intent.amount_sen:  # never give back more than was paid, however it is split
+        raise Conflict(_l("This would refund more than was paid."))
     refund = RefundRequest(reference=new_reference("RFD"), idempotency_key=key, intent_id=intent.id,
                            user_id=intent.user_id, amount_sen=amount_sen, reason_code=reason_code,
                            reason=str(detail)[:300])

@@ -10,6 +10,7 @@ from ebiz.errors import Conflict, Forbidden, ValidationError
 from ebiz.extensions import db
 from ebiz.orders import service
 from ebiz.orders.models import CreditNote, Order
+from ebiz.payments import service as payments
 from ebiz.payments.models import RefundRequest
 from ebiz.wallet import service as wallet
 from tests.factories import PASSWORD, csrf_from, make_counter, make_user
@@ -72,6 +73,43 @@ def test_a_cancelled_session_refunds_only_its_lines_of_a_mixed_order(app):
     cn = db.session.scalars(select(CreditNote)).one()
     assert cn.amount_sen == 30000
     assert wallet.verify() == []
+
+
+@pytest.mark.parametrize("others_seated", [0, 1])
+def test_cancelling_the_rest_of_a_partly_refunded_order_refunds_only_what_is_left(app, others_seated):
+    user = make_user(tier=Tier.PRIMARY)
+    fund(user, 50000)
+    trn, session = training(price_sen=30000, taken=others_seated)
+    order = place(user, (trn, session), printed_product(price_sen=2000, stock=3))
+    pay_wallet(order)
+    service.cancel_training_session(session.id, actor=make_user(role=Role.ADMIN))
+    db.session.commit()
+    assert wallet.balance(user) == 48000
+    order = db.session.get(Order, order.id)
+    assert service.cancellable_by_customer(order)
+    service.cancel(order, actor=user)  # the map too
+    db.session.commit()
+    order = db.session.get(Order, order.id)
+    assert order.status == "refunded" and order.refund_sen == 32000 and wallet.balance(user) == 50000
+    assert db.session.get(TrainingSession, session.id).seats_taken == others_seated  # its seat went back once
+    assert sorted(cn.amount_sen for cn in db.session.scalars(select(CreditNote))) == [2000, 30000]
+    assert wallet.verify() == []
+
+
+def test_an_online_order_partly_refunded_then_cancelled_queues_no_more_than_was_paid(app):
+    user = make_user(tier=Tier.REGULAR)
+    trn, session = training(price_sen=30000, taken=1)
+    order = place(user, (trn, session), printed_product(price_sen=2000, stock=3))
+    intent = pay_online(order, "card")
+    gateway_paid(intent)
+    service.cancel_training_session(session.id, actor=make_user(role=Role.ADMIN))
+    db.session.commit()
+    service.cancel(db.session.get(Order, order.id), actor=user)
+    db.session.commit()
+    assert sorted(r.amount_sen for r in db.session.scalars(select(RefundRequest))) == [2000, 30000]
+    with pytest.raises(Conflict):  # the queue itself never takes more than the payment
+        payments.queue_refund(intent, 1, "order_cancelled", key="one-sen-more")
+    db.session.rollback()
 
 
 def test_a_new_checkout_cannot_take_a_seat_of_a_cancelled_session(app):
