@@ -9,21 +9,32 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 from flask_babel import get_locale
+from werkzeug.routing import IntegerConverter
 
 from config import CONFIGS
 
 from .extensions import babel, begin_write, csrf, db, limiter, login_manager, migrate
+from .forms import MAX_ID
 from .sessions import SteppedRefreshSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class DatabaseInt(IntegerConverter):
+    """`<int:...>` in every URL: an id the database's INTEGER can hold; a larger number is a 404."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 LANG_COOKIE = "lang"
 
 
 def create_app(config=None) -> Flask:
     """Build the app. `config` is a name from config.CONFIGS, a class, or None (EBIZ_ENV)."""
     app = Flask(__name__, template_folder=str(ROOT / "templates"), instance_path=str(ROOT / "instance"))
+    app.url_map.converters["int"] = DatabaseInt  # before any route: <int:...> ids fit the database
     if config is None:
         config = os.environ.get("EBIZ_ENV", "development")
     app.config.from_object(CONFIGS[config] if isinstance(config, str) else config)
@@ -112,6 +123,14 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_request_rules(app: Flask) -> None:
+    @app.before_request
+    def _refuse_nul():
+        # No text eBiz looks up or stores may hold a NUL character (PostgreSQL refuses it): a path
+        # or query string with one is malformed (a 400, not a database error). Form fields drop
+        # theirs (forms.Form); the body is not read here, so views that stream it still can.
+        if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(multi=True)):
+            abort(400)
+
     @app.before_request
     def _start_write_transaction():
         # One transaction per request; on SQLite a state-changing request

@@ -2,10 +2,11 @@
 ("This field is required.", "Not a valid date value." ...) translated by our catalogues,
 since WTForms ships no Malay. The messages are listed here so that extraction keeps them."""
 
-from flask import flash
-from flask_babel import gettext, ngettext
+from flask import flash, request
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.validators import ValidationError
 
 WTFORMS_MESSAGES = (
     _l("This field is required."),
@@ -28,22 +29,34 @@ WTFORMS_MESSAGES = (
 
 
 class _Translations:
-    """WTForms' translations interface over Flask-Babel (the request's language)."""
+    """WTForms' translations interface over Flask-Babel's catalogue of the request's language.
+
+    The strings go back unformatted: WTForms fills in %(min)d, %(max)d itself (Flask-Babel's own
+    gettext/ngettext would try first, and fail on them)."""
 
     def gettext(self, string):
-        return gettext(string)
+        return get_translations().ugettext(string)
 
     def ngettext(self, singular, plural, n):
-        return ngettext(singular, plural, n)
+        return get_translations().ungettext(singular, plural, n)
 
 
 _TRANSLATIONS = _Translations()
+
+
+def _without_nul(value):
+    """A form's text never keeps a NUL character: no column can hold one (PostgreSQL refuses it)."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 class Form(FlaskForm):
     class Meta:
         def get_translations(self, form):
             return _TRANSLATIONS
+
+        def bind_field(self, form, unbound_field, options):
+            options["filters"] = (*unbound_field.kwargs.get("filters", ()), _without_nul)
+            return unbound_field.bind(form=form, **options)
 
 
 
@@ -58,3 +71,35 @@ def show_error(form, exc) -> None:
             placed = True
     if not placed:
         flash(str(exc.message), "error")
+
+
+MAX_ID = 2**31 - 1  # the database's INTEGER: ids and counts above it are no row of ours
+MAX_PAGE = 10_000  # deeper than any listing is read; beyond it a page number is noise
+FIRST_YEAR, LAST_YEAR = 1900, 2100  # the dates a form takes (outside: not a date anyone means)
+
+
+def int_id(text: str | None) -> int | None:
+    """A row id typed in a form field or a field name ("12"), or None: ASCII digits, within MAX_ID."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdecimal()) or len(text) > 10 or int(text) > MAX_ID:
+        return None
+    return int(text)
+
+
+def page_arg() -> int:
+    """The ?page= of a listing, from 1 to MAX_PAGE (not a number: the first page)."""
+    page = request.args.get("page", 1, type=int) or 1
+    return min(max(page, 1), MAX_PAGE)
+
+
+def year_in_range(year: int) -> bool:
+    return FIRST_YEAR <= year <= LAST_YEAR
+
+
+class DateInRange:
+    """A WTForms validator: the date (or date and time) falls between FIRST_YEAR and LAST_YEAR."""
+
+    def __call__(self, form, field):
+        if field.data is not None and not year_in_range(field.data.year):
+            raise ValidationError(_l("Enter a date between %(first)d and %(last)d.", first=FIRST_YEAR,
+                                     last=LAST_YEAR))

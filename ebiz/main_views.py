@@ -13,7 +13,10 @@ def safe_next(target: str | None, fallback: str) -> str:
     """A local path to go back to, or the fallback: never another site (no open redirect)."""
     if not target:
         return fallback
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. "//[x": not a URL at all
+        return fallback
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
             or "\\" in target:
         return fallback

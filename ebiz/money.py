@@ -30,6 +30,8 @@ def parse_ringgit(text: str | int | None) -> int:
         raise MoneyFormatError(f"not a positive amount: {text!r}")
     if value.as_tuple().exponent < -2:  # type: ignore[operator]
         raise MoneyFormatError(f"more than two decimals: {text!r}")
+    if value.adjusted() > 12:  # far above MAX_SEN; and "1e1000000" * 100 would overflow the context
+        raise MoneyFormatError(f"amount too large: {text!r}")
     sen = int((value * 100).to_integral_value(rounding=ROUND_HALF_UP))
     if sen > MAX_SEN:
         raise MoneyFormatError(f"amount too large: {text!r}")

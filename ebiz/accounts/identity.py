@@ -64,7 +64,7 @@ def normalise_nationality(value: str | None, field: str = "nationality") -> str:
 def normalise_company_reg_no(value: str | None, field: str = "company_reg_no") -> str:
     compact = re.sub(r"\s", "", value or "").upper()
     digits = compact.replace("-", "")
-    if digits.isdigit() and len(digits) == 12:
+    if digits.isascii() and digits.isdigit() and len(digits) == 12:
         year, entity = int(digits[:4]), digits[4:6]
         if not 1800 <= year <= utcnow().year or entity not in COMPANY_ENTITY_TYPES:
             raise ValidationError(

@@ -88,7 +88,7 @@ def _taken(column, value) -> bool:
 
 def find_by_login(login: str) -> User | None:
     """The user for an email, MyKad number or passport number (None when none)."""
-    text = (login or "").strip()
+    text = (login or "").replace("\x00", "").strip()
     if not text:
         return None
     if "@" in text:

@@ -13,7 +13,7 @@ from ..accounts.views import home_for
 from ..counter.models import Counter
 from ..errors import EbizError
 from ..extensions import db
-from ..forms import show_error
+from ..forms import int_id, page_arg, show_error
 from .forms import ActiveForm, LookupForm, RoleForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -59,7 +59,8 @@ def users():
     role = request.args.get("role") or None
     if role not in {str(r) for r in Role}:
         role = None
-    page = db.paginate(accounts.search_users(form.q.data, role=role), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(accounts.search_users(form.q.data, role=role), page=page_arg(), per_page=PER_PAGE,
+                       error_out=False)
     return render_template("admin/users.html", form=form, page=page, role=role, roles=list(Role))
 
 
@@ -125,8 +126,8 @@ def set_role(user_id: int):
     form.process(request.form)
     if form.validate_on_submit():
         counter = None
-        if form.counter_id.data and form.counter_id.data.isdigit():
-            counter = db.session.get(Counter, int(form.counter_id.data))
+        if (counter_id := int_id(form.counter_id.data)) is not None:
+            counter = db.session.get(Counter, counter_id)
         try:
             accounts.set_role(current_user._get_current_object(), user, form.role.data, counter=counter,
                               ip=request.remote_addr)

@@ -9,6 +9,7 @@ from ..accounts.decorators import roles_required
 from ..accounts.models import Role, User
 from ..clock import LOCAL_TZ
 from ..extensions import db
+from ..forms import page_arg, year_in_range
 from .service import search
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
@@ -20,6 +21,8 @@ def _local_date(value: str | None, *, end: bool = False):
     try:
         day = datetime.strptime(value or "", "%Y-%m-%d")
     except ValueError:
+        return None
+    if not year_in_range(day.year):
         return None
     if end:
         day += timedelta(days=1)
@@ -42,5 +45,5 @@ def index():
                since=_local_date(args.get("since")), until=_local_date(args.get("until"), end=True))
     if unknown_actor:
         q = q.where(False)
-    page = db.paginate(q, per_page=PER_PAGE, error_out=False)
+    page = db.paginate(q, page=page_arg(), per_page=PER_PAGE, error_out=False)
     return render_template("audit/index.html", page=page, args=args, unknown_actor=unknown_actor)

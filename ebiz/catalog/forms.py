@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import Form
+from ..forms import DateInRange, Form
 from ..money import MoneyFormatError, parse_ringgit
 
 
@@ -46,7 +46,7 @@ class ProductForm(Form):
     download_limit = IntegerField(_l("Downloads per purchase"), default=5, validators=[NumberRange(min=1, max=100)])
     download_window_days = IntegerField(_l("Download period (days)"), default=30,
                                         validators=[NumberRange(min=1, max=3650)])
-    stock = IntegerField(_l("Stock (printed products)"), validators=[Optional(), NumberRange(min=0)])
+    stock = IntegerField(_l("Stock (printed products)"), validators=[Optional(), NumberRange(min=0, max=1_000_000)])
 
     def price_sen(self) -> int | None:
         try:
@@ -88,7 +88,7 @@ class VersionFactsForm(Form):
 
 class VersionForm(VersionFactsForm):
     label = StringField(_l("Version"), validators=[DataRequired(), Length(max=40)])
-    release_date = DateField(_l("Release date"), validators=[DataRequired()])
+    release_date = DateField(_l("Release date"), validators=[DataRequired(), DateInRange()])
     change_notes = TextAreaField(_l("Change notes"), validators=[Optional(), Length(max=10000)])
     published = BooleanField(_l("Published"), default=True)
 
@@ -99,8 +99,10 @@ class VersionEditForm(VersionFactsForm):
 
 
 class SessionForm(Form):
-    starts_at = DateTimeLocalField(_l("Starts (Malaysia time)"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
-    ends_at = DateTimeLocalField(_l("Ends (Malaysia time)"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
+    starts_at = DateTimeLocalField(_l("Starts (Malaysia time)"), format="%Y-%m-%dT%H:%M",
+                                   validators=[DataRequired(), DateInRange()])
+    ends_at = DateTimeLocalField(_l("Ends (Malaysia time)"), format="%Y-%m-%dT%H:%M",
+                                 validators=[DataRequired(), DateInRange()])
     venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=200)])
     online = BooleanField(_l("Online"))
     seats_total = IntegerField(_l("Seats"), validators=[DataRequired(), NumberRange(min=1, max=10000)])
@@ -113,7 +115,7 @@ class CancelSessionForm(Form):
 class AccessForm(Form):
     email = StringField(_l("Customer email"), validators=[DataRequired(), Length(max=254)])
     source_ref = StringField(_l("Application or decision reference"), validators=[DataRequired(), Length(max=60)])
-    expires_on = DateField(_l("Expires on (optional)"), validators=[Optional()])
+    expires_on = DateField(_l("Expires on (optional)"), validators=[Optional(), DateInRange()])
 
 
 class RevokeAccessForm(Form):

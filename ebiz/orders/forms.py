@@ -6,13 +6,13 @@ from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from ..forms import Form
+from ..forms import MAX_ID, Form
 from .models import REQUEST_MAX
 
 
 class AddToCartForm(Form):
-    product_id = IntegerField(validators=[InputRequired()])
-    session_id = IntegerField(validators=[Optional()])
+    product_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=MAX_ID)])
+    session_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     quantity = IntegerField(_l("Quantity"), default=1, validators=[Optional(), NumberRange(min=1, max=99)])
     request_note = TextAreaField(_l("What should we extract?"), validators=[Optional(), Length(max=REQUEST_MAX)])
     next = HiddenField()
@@ -27,7 +27,7 @@ class CheckoutForm(Form):
 
     checkout_key = HiddenField(validators=[DataRequired()])
     collect_counter_id = SelectField(_l("Collect printed products at"), coerce=int, choices=[],
-                                     validate_choice=False, validators=[Optional()])
+                                     validate_choice=False, validators=[Optional(), NumberRange(max=MAX_ID)])
 
 
 class PayForm(Form):

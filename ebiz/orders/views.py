@@ -13,7 +13,7 @@ from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
 from ..errors import EbizError
 from ..extensions import db
-from ..forms import show_error
+from ..forms import int_id, page_arg, show_error
 from ..main_views import safe_next
 from . import service
 from .forms import AddToCartForm, AttachForm, CancelForm, CartItemForm, CheckoutForm, MarkLineForm, PayForm
@@ -120,8 +120,8 @@ def checkout():
         return redirect(url_for("orders.cart"))
     accepted = {}
     for name, value in request.form.items():
-        if name.startswith("licence_") and name[8:].isdigit():
-            accepted[int(name[8:])] = value
+        if name.startswith("licence_") and (product_id := int_id(name[8:])) is not None:
+            accepted[product_id] = value
     try:
         order = service.checkout(current_user, checkout_key=form.checkout_key.data, accepted=accepted, ip=_ip(),
                                  user_agent=request.user_agent.string,
@@ -145,7 +145,7 @@ def my_orders():
     status = request.args.get("status") or ""
     if status not in service.PAYMENT_FILTERS:
         status = ""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg()
     per = 20
     rows = list(db.session.scalars(service.orders_of(current_user, status).offset((page - 1) * per).limit(per + 1)))
     return render_template("orders/my_orders.html", orders=rows[:per], status=status, page=page,

@@ -69,6 +69,7 @@ from .models import (
 from .receipts import payer_snapshot
 
 S, G = IntentStatus, GatewayStatus
+TXN_ID_MAX = PaymentIntent.__table__.c.gateway_txn_id.type.length  # what a gateway's transaction id may be
 
 
 @dataclass(frozen=True)
@@ -410,6 +411,8 @@ def _reject(intent, source: str, reason: str, ip: str | None, **details) -> str:
 def apply_result(intent: PaymentIntent, result: GatewayResult, *, source: str, ip: str | None = None) -> str:
     """Apply what the gateway says about `intent`; returns the outcome (applied, noted, duplicate, ...)."""
     intent = _lock(intent)
+    if result.txn_id is not None and not (isinstance(result.txn_id, str) and 0 < len(result.txn_id) <= TXN_ID_MAX):
+        return _reject(intent, source, "malformed transaction id", ip, gateway_status=result.status)
     if result.status != G.NOT_FOUND and (result.amount_sen is None or result.currency is None):
         return _reject(intent, source, "no amount or currency", ip, gateway_status=result.status)
     if result.amount_sen is not None and result.amount_sen != intent.amount_sen or \

@@ -11,6 +11,7 @@ from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
 from ..errors import EbizError
 from ..extensions import begin_write, csrf, db
+from ..forms import page_arg
 from . import service
 from .banks import bank_name
 from .forms import CheckAgainForm, ResolveRefundForm, ReviewedForm
@@ -60,7 +61,7 @@ def _ip():
 @bp.get("/history")
 @login_required
 def history():
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     q = service.history_query(current_user)
     rows = db.session.scalars(q.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
     intents = rows[:PAGE_SIZE]

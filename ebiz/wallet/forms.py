@@ -5,7 +5,7 @@ from wtforms import DateField, HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..forms import Form
+from ..forms import DateInRange, Form
 from ..payments.banks import FPX_BANKS
 
 
@@ -23,8 +23,8 @@ class StatementFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter: it changes nothing
 
-    date_from = DateField(_l("From"), validators=[Optional()])
-    date_to = DateField(_l("To"), validators=[Optional()])
+    date_from = DateField(_l("From"), validators=[Optional(), DateInRange()])
+    date_to = DateField(_l("To"), validators=[Optional(), DateInRange()])
 
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:

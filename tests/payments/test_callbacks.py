@@ -107,6 +107,18 @@ def test_a_signed_callback_for_another_gateway_transaction_is_rejected(app, clie
     assert [d["reason"] for d in db.session.scalars(q)] == ["different gateway transaction"]
 
 
+def test_a_signed_callback_with_a_transaction_id_too_long_to_keep_is_rejected(app, client):
+    user = make_user(tier="primary")
+    intent = topup_intent(user, 2000)
+    body, _ = bank_answers(app, intent, "00")
+    msg = json.dumps({**json.loads(body), "txn_id": "T" * 65}).encode()
+    r = post_callback(client, msg, {"X-Sandbox-Signature": sign(app.config["SANDBOX_GATEWAY_SECRET"], msg)})
+    assert r.status_code == 400
+    assert fresh(intent).status == IntentStatus.PENDING and wallet.balance(user) == 0
+    q = select(AuditEvent.details).where(AuditEvent.action == "payment.message_rejected")
+    assert [d["reason"] for d in db.session.scalars(q)] == ["malformed transaction id"]
+
+
 def test_unknown_reference_is_rejected(app, client):
     secret = app.config["SANDBOX_GATEWAY_SECRET"]
     msg = json.dumps({"merchant_ref": "EBZ-PAY-XXXX-XXXX", "status_code": "00", "amount": "10.00",

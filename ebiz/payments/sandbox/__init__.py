@@ -55,7 +55,8 @@ def luhn_ok(number: str) -> bool:
 def card_expiry_ok(text: str, today) -> bool:
     """'MM/YY' (or 'MM/YYYY') of a card still valid on `today`: it works to the end of that month."""
     month, _sep, year = (text or "").strip().partition("/")
-    if not (month.strip().isdigit() and year.strip().isdigit() and len(year.strip()) in (2, 4)):
+    month, year = month.strip(), year.strip()
+    if not (f"{month}{year}".isascii() and month.isdecimal() and year.isdecimal() and len(year) in (2, 4)):
         return False
     month, year = int(month), int(year)
     year += 2000 if year < 100 else 0

@@ -76,13 +76,13 @@ def submit(txn_id: str):
         if code not in FPX_OUTCOMES:
             code = "00"
         return _finish(txn, code, mode, bank_code=bank)
-    number = "".join(ch for ch in request.form.get("card_number", "") if ch.isdigit())
+    number = "".join(ch for ch in request.form.get("card_number", "") if ch in "0123456789")
     if not luhn_ok(number) or card_brand(number) is None:
         return _page(txn, _("This is not a valid Visa or Mastercard number."), 400)
     if not card_expiry_ok(request.form.get("expiry", ""), to_local(utcnow()).date()):
         return _page(txn, _("Enter the card's expiry date as MM/YY; the card must not have expired."), 400)
     cvv = request.form.get("cvv", "").strip()
-    if not (cvv.isdigit() and len(cvv) == 3):
+    if not (cvv.isascii() and cvv.isdigit() and len(cvv) == 3):
         return _page(txn, _("Enter the 3-digit CVV printed on the back of the card."), 400)
     brand, last4 = card_brand(number), number[-4:]
     behaviour = TEST_CARDS.get(number, "unknown")
