@@ -166,3 +166,32 @@ def test_expiry_racing_a_late_payment_never_drops_the_money(app, is_postgres):
         assert grants == 1 and wallet.balance(user) == 0
     else:  # the expiry won: the late money went back to the wallet
         assert status == "expired" and grants == 0 and wallet.balance(user) == 4000
+
+
+def _shrink(session_id, admin_id, seats):
+    from ebiz.accounts.models import User
+
+    ts = db.session.get(TrainingSession, session_id)
+    service.change_training_session(session_id, actor=db.session.get(User, admin_id), starts_at=ts.starts_at,
+                                    ends_at=ts.ends_at, venue=ts.venue, online=ts.online, seats_total=seats)
+
+
+def test_shrinking_a_session_while_customers_book_never_leaves_more_seats_taken_than_exist(app, is_postgres):
+    from ebiz.accounts.models import Role
+
+    trn, session = training(seats=N)
+    users = [make_user(tier=Tier.REGULAR) for _ in range(N - 1)]
+    for u in users:
+        service.add_to_cart(u, trn.id, session_id=session.id)
+    admin = make_user(role=Role.ADMIN)
+    db.session.commit()
+    jobs = [(_checkout, (u.id, trn.id, None)) for u in users] + [(_shrink, (session.id, admin.id, 2))]
+    results = _race(app, lambda fn, args: fn(*args), jobs)
+    db.session.rollback()
+    ts = db.session.get(TrainingSession, session.id)
+    booked = db.session.scalar(select(func.count(Order.id)))
+    assert ts.seats_taken == booked <= ts.seats_total, (results, ts.seats_taken, ts.seats_total)
+    shrunk = results[-1] == "ok"
+    assert ts.seats_total == (2 if shrunk else N)
+    assert results[:-1].count("ok") == booked and all(r in ("ok", "Conflict") for r in results[:-1]), results
+    assert shrunk or results[-1] == "ValidationError", results  # refused only because more were taken
