@@ -31,8 +31,9 @@ TABLES = {
 }
 
 
-def create_tables(url: str) -> None:
-    """The tables, in the floor's database (run once, before the servers start)."""
+def create_tables(url: str, wallet_sen: int | None = None) -> None:
+    """The tables, in the floor's database (run once, before the servers start). With `wallet_sen`,
+    also a `bound_wallet` whose row 1 holds that much (for a database without the floor's wallet)."""
     eng = create_engine(url)
     key = "INTEGER PRIMARY KEY" if eng.dialect.name == "sqlite" else "BIGSERIAL PRIMARY KEY"
     with eng.begin() as c:
@@ -40,6 +41,11 @@ def create_tables(url: str) -> None:
             c.execute(text(f"CREATE TABLE IF NOT EXISTS {name} ({columns.format(key=key)})"))
         if c.execute(text("SELECT COUNT(*) FROM bound_seq")).scalar() == 0:
             c.execute(text("INSERT INTO bound_seq (name, value) VALUES ('RCP', 0)"))
+        if wallet_sen is not None:
+            c.execute(text("CREATE TABLE IF NOT EXISTS bound_wallet "
+                           "(id INTEGER PRIMARY KEY, balance_sen BIGINT NOT NULL)"))
+            c.execute(text("DELETE FROM bound_wallet"))
+            c.execute(text("INSERT INTO bound_wallet (id, balance_sen) VALUES (1, :b)"), {"b": wallet_sen})
     eng.dispose()
 
 
@@ -48,26 +54,40 @@ engine = create_engine(URL) if URL.startswith("sqlite") else create_engine(URL, 
 app = Flask(__name__)
 
 
+class Refused(Exception):
+    """The wallet cannot pay: the caller's transaction must roll back."""
+
+
+def pay(c, wallet: str = "wallet") -> int:
+    """The statements of one order payment on connection `c`, in its transaction; the receipt number.
+    `wallet` is the table whose row 1 is debited (the floor's `wallet`, or `bound_wallet`)."""
+    order = c.execute(text("INSERT INTO bound_order (status, total_sen) VALUES ('pending', 1) RETURNING id")
+                      ).scalar()
+    intent = c.execute(text("INSERT INTO bound_intent (order_id, amount_sen, status) "
+                            "VALUES (:o, 1, 'pending') RETURNING id"), {"o": order}).scalar()
+    c.execute(text("UPDATE bound_order SET status = 'paid' WHERE id = :o"), {"o": order})
+    posting = c.execute(text("INSERT INTO bound_posting (memo) VALUES ('order') RETURNING id")).scalar()
+    c.execute(text("INSERT INTO bound_entry (posting_id, account, amount_sen) "
+                   "VALUES (:p, 'wallet', -1), (:p, 'revenue', 1)"), {"p": posting})
+    c.execute(text("INSERT INTO bound_event (intent_id, outcome) VALUES (:i, 'applied')"), {"i": intent})
+    c.execute(text("INSERT INTO bound_audit (action, target_id) VALUES ('payment.succeeded', :i)"), {"i": intent})
+    done = c.execute(text(f"UPDATE {wallet} SET balance_sen = balance_sen - 1 "
+                          "WHERE id = 1 AND balance_sen >= 1")).rowcount
+    if done != 1:
+        raise Refused()
+    number = c.execute(text("UPDATE bound_seq SET value = value + 1 WHERE name = 'RCP' RETURNING value")
+                       ).scalar()
+    c.execute(text("UPDATE bound_intent SET status = 'succeeded', receipt_no = :n WHERE id = :i"),
+              {"n": number, "i": intent})
+    c.execute(text("INSERT INTO bound_outbox (body) VALUES (:b)"), {"b": f"Receipt RCP-{number:06d}"})
+    return number
+
+
 @app.post("/spend")
 def spend():
-    with engine.begin() as c:
-        order = c.execute(text("INSERT INTO bound_order (status, total_sen) VALUES ('pending', 1) RETURNING id")
-                          ).scalar()
-        intent = c.execute(text("INSERT INTO bound_intent (order_id, amount_sen, status) "
-                                "VALUES (:o, 1, 'pending') RETURNING id"), {"o": order}).scalar()
-        c.execute(text("UPDATE bound_order SET status = 'paid' WHERE id = :o"), {"o": order})
-        posting = c.execute(text("INSERT INTO bound_posting (memo) VALUES ('order') RETURNING id")).scalar()
-        c.execute(text("INSERT INTO bound_entry (posting_id, account, amount_sen) "
-                       "VALUES (:p, 'wallet', -1), (:p, 'revenue', 1)"), {"p": posting})
-        c.execute(text("INSERT INTO bound_event (intent_id, outcome) VALUES (:i, 'applied')"), {"i": intent})
-        c.execute(text("INSERT INTO bound_audit (action, target_id) VALUES ('payment.succeeded', :i)"), {"i": intent})
-        done = c.execute(text("UPDATE wallet SET balance_sen = balance_sen - 1 "
-                              "WHERE id = 1 AND balance_sen >= 1")).rowcount
-        if done != 1:
-            abort(409)  # raised inside the transaction: all of it rolls back
-        number = c.execute(text("UPDATE bound_seq SET value = value + 1 WHERE name = 'RCP' RETURNING value")
-                           ).scalar()
-        c.execute(text("UPDATE bound_intent SET status = 'succeeded', receipt_no = :n WHERE id = :i"),
-                  {"n": number, "i": intent})
-        c.execute(text("INSERT INTO bound_outbox (body) VALUES (:b)"), {"b": f"Receipt RCP-{number:06d}"})
+    try:
+        with engine.begin() as c:  # Refused inside the transaction: all of it rolls back
+            number = pay(c)
+    except Refused:
+        abort(409)
     return {"ok": True, "receipt": number}

@@ -70,3 +70,42 @@ def test_the_spend_ceiling_pays_with_every_record_or_not_at_all(tmp_path, monkey
         counts = [c.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in ("bound_order", "bound_entry")]
         assert counts == [1, 2] and c.execute(text("SELECT balance_sen FROM wallet")).scalar() == 0
     eng.dispose()
+
+
+def test_the_stack_ceiling_pays_through_ebiz_sign_in_or_not_at_all(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from tests.bench import spend_bound, stack_bound
+    from tests.factories import csrf_from, login_session, make_user
+
+    url = f"sqlite:///{tmp_path / 'ebiz.db'}"
+
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        STORAGE_DIR = str(tmp_path / "storage")
+
+    app = stack_bound.create(Config)
+    spend_bound.create_tables(url, wallet_sen=1)
+    with app.app_context():
+        db.create_all()
+        primary = make_user(tier="primary")
+        regular = make_user()
+        db.session.commit()
+        client = app.test_client()
+        token = {"csrf_token": csrf_from(client.get("/account/login").data)}
+        assert client.post("/bound/spend", data=token).status_code == 302  # not signed in: to the sign-in page
+        login_session(client, regular)
+        assert client.post("/bound/spend").status_code == 400  # no CSRF token
+        assert client.post("/bound/spend", data=token).status_code == 403  # no wallet without Primary
+        login_session(client, primary)
+        assert client.post("/bound/spend", data=token).headers["Location"] == "/"
+        assert client.post("/bound/spend", data=token).status_code == 409  # the wallet is empty: nothing stays
+        db.session.remove()
+    eng = create_engine(url)
+    with eng.connect() as c:
+        assert c.execute(text("SELECT COUNT(*) FROM bound_order")).scalar() == 1
+        assert c.execute(text("SELECT balance_sen FROM bound_wallet")).scalar() == 0
+    eng.dispose()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

@@ -27,6 +27,11 @@ send them; no worker runs during the rounds (the bench measures request throughp
 rows left pending are counted at the end. Before the rounds one spend goes through the same
 view in-process with SQL statements and commits counted (the "probe" line), so a change in
 the work per request shows up even when the machine's noise hides it in the rates.
+
+After the rounds, two ceilings are measured beside the floor's /debit in the same run:
+`spend_bound.py` (the payment's writes as bare SQL, no session or checks) and `stack_bound.py`
+(the same bare SQL behind eBiz's own sign-in, session, CSRF, flash and redirect). The second is
+the most any signed-in eBiz endpoint recording an order payment can reach on this machine.
 """
 
 from __future__ import annotations
@@ -62,6 +67,13 @@ function request()
   return wrk.format("POST", paths[i], {["Content-Type"] = "application/x-www-form-urlencoded",
                                        ["Cookie"] = "%(cookie)s"}, body)
 end
+"""
+
+STACK_LUA = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Cookie"] = "%(cookie)s"
+wrk.body = "csrf_token=%(csrf)s"
 """
 
 
@@ -241,22 +253,35 @@ def run(ctx) -> list[str]:
     for p in problems:
         print(f"wallet_spend: LEDGER PROBLEM {p}", flush=True)
     e, f = statistics.median(ebiz_rates), statistics.median(floor_rates)
-    ceiling = _ceiling(ctx)
+    bare, stack = _ceilings(ctx, cookie, csrf)
     return [bench_line("wallet_spend", e / f, ">=0.5",
                        f"lost_updates={lost}  ebiz={e:.1f}/s floor={f:.1f}/s "
                        f"({'PostgreSQL' if ctx.is_postgres else 'SQLite'}, {CONNS} conns) "
-                       f"ceiling={ceiling:.2f} (floor /debit + an order payment's other writes, bare SQL)")]
+                       f"ceilings: bare_sql={bare:.2f} ebiz_stack+bare_sql={stack:.2f}")]
 
 
-def _ceiling(ctx) -> float:
-    """What any correct wallet payment of an order can reach: spend_bound.py beside the floor's /debit."""
+def _ceilings(ctx, cookie: str, csrf: str) -> tuple[float, float]:
+    """What a correct wallet payment of an order can reach, each beside the floor's /debit:
+    spend_bound.py (its writes as bare SQL, nothing else) and stack_bound.py (the same bare SQL
+    behind eBiz's own sign-in, session, CSRF, flash and redirect)."""
     from . import spend_bound
+    from .common import ROOT, start_gunicorn
 
+    script = str(PERF / "post.lua")
     spend_bound.create_tables(ctx.floor_db_url)
     server = ctx.start_ceiling("spend_bound", "/spend")
     print("wallet_spend: ceiling: the floor's debit plus an order payment's other writes vs floor /debit", flush=True)
-    script = str(PERF / "post.lua")
-    return ctx.compare(server.url + "/spend", ctx.floor_url + "/debit", script=script).ratio
+    bare = ctx.compare(server.url + "/spend", ctx.floor_url + "/debit", script=script).ratio
+
+    spend_bound.create_tables(ctx.ebiz_db_url, wallet_sen=10**12)
+    stack = start_gunicorn("stack_bound", "tests.bench.stack_bound:create()", ctx.ebiz_env(), ROOT, ctx.tmp,
+                           "/healthz")
+    ctx.servers.append(stack)
+    lua = ctx.tmp / "stack_bound.lua"
+    lua.write_text(STACK_LUA % {"csrf": urllib.parse.quote(csrf), "cookie": cookie})
+    print("wallet_spend: eBiz-stack ceiling: the same bare SQL behind eBiz's sign-in, session and CSRF "
+          "vs floor /debit", flush=True)
+    return bare, ctx.compare(stack.url + "/bound/spend", ctx.floor_url + "/debit", script=str(lua)).ratio
 
 
 def _lost_updates(app, user_id: int, opening: int) -> tuple[int, list[str]]:
