@@ -457,13 +457,17 @@ def open_link(token: str, *, user_id: int | None, ip: str | None, range_header: 
         raise LinkRefused("tampered") from None
     if user_id is not None and payload.get("u") != user_id:
         raise LinkRefused("foreign")
-    link = db.session.scalar(select(DownloadLink).where(DownloadLink.nonce == payload.get("k")))
-    if link is None or (link.user_id, link.entitlement_id, link.file_id) != (payload.get("u"), payload.get("e"),
-                                                                            payload.get("f")):
+    row = db.session.execute(  # the link with what it names, in one statement
+        select(DownloadLink, Entitlement, LicenceGrant, ProductFile)
+        .join(Entitlement, Entitlement.id == DownloadLink.entitlement_id)
+        .join(LicenceGrant, LicenceGrant.id == Entitlement.grant_id)
+        .join(ProductFile, ProductFile.id == DownloadLink.file_id)
+        .where(DownloadLink.nonce == payload.get("k"))).one_or_none()
+    if row is None:
         raise LinkRefused("tampered")
-    ent = db.session.get(Entitlement, link.entitlement_id)
-    grant = db.session.get(LicenceGrant, ent.grant_id)
-    pf = db.session.get(ProductFile, link.file_id)
+    link, ent, grant, pf = row
+    if (link.user_id, link.entitlement_id, link.file_id) != (payload.get("u"), payload.get("e"), payload.get("f")):
+        raise LinkRefused("tampered")
     if pf.removed_at is not None:
         raise LinkRefused("missing", entitlement=ent, file=pf)
     now = utcnow()

@@ -313,6 +313,31 @@ def test_signed_in_link_is_one_statement_and_recorded_durably(client, is_postgre
     assert _used(ent.id) == 1
 
 
+
+def test_serving_a_link_reads_it_and_what_it_names_in_one_statement(client):
+    """A download: one SELECT (the link joined to its entitlement, grant and file), then the
+    first-use UPDATEs and the download record; a repeat (a resumed download) counts nothing: its
+    conditional UPDATE of the link changes no row and takes no download from the allowance."""
+    user, product, grant, ent, pf, data = bought_file()
+    token, ent_id = service.issue_link(user, ent.ref, pf.ref), ent.id
+    db.session.commit()
+    db.session.remove()
+    for first in (True, False):
+        seen, stop = _statements(client.application)
+        try:
+            r = client.get(f"/downloads/d/{token}", headers={"Range": "bytes=0-9"})
+        finally:
+            stop()
+        assert r.status_code == 206 and r.data == data[:10]
+        r.close()
+        verbs = [" ".join(q.split()[:3]) for q in seen if not q.startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
+        expected = ["SELECT download_link.id, download_link.nonce,", "UPDATE download_link SET",
+                    "UPDATE entitlement SET", "INSERT INTO download_event"] if first else \
+                   ["SELECT download_link.id, download_link.nonce,", "UPDATE download_link SET",
+                    "INSERT INTO download_event"]
+        assert verbs == expected, seen
+    assert _used(ent_id) == 1
+
 def test_hot_path_still_checks_the_account(client):
     """Disabled account or ended sessions (session_version bumped): no link, back to sign-in."""
     user, product, grant, ent, pf, data = bought_file()
