@@ -4,9 +4,12 @@
 never touch an amount: parsing goes through `Decimal` from the string.
 """
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 MAX_SEN = 10**13  # RM 100 billion: far above anything this store takes
+# Commas only as thousands separators ("1,234.50"): "100,00" is not read as 10,000.
+GROUPED = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
 
 
 class MoneyFormatError(ValueError):
@@ -19,7 +22,11 @@ def parse_ringgit(text: str | int | None) -> int:
         raise MoneyFormatError("empty amount")
     if isinstance(text, int) and not isinstance(text, bool):
         return text * 100
-    cleaned = str(text).strip().upper().removeprefix("RM").strip().replace(",", "")
+    cleaned = str(text).strip().upper().removeprefix("RM").strip()
+    if "," in cleaned:
+        if not GROUPED.fullmatch(cleaned):
+            raise MoneyFormatError(f"not an amount: {text!r}")
+        cleaned = cleaned.replace(",", "")
     if not cleaned:
         raise MoneyFormatError("empty amount")
     try:

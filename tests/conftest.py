@@ -119,16 +119,21 @@ def _wipe(app):
 
 @pytest.fixture
 def app(_app):
-    """The app with a clean database and an app context pushed."""
+    """The app with a clean database, an app context pushed, and its settings as they were before."""
     _wipe(_app)
     _app.config.update(RATELIMIT_ENABLED=True)
     from ebiz.extensions import limiter
 
     limiter.reset()
-    with _app.app_context():
-        yield _app
-        db.session.rollback()
-        db.session.remove()
+    saved = dict(_app.config)  # a test that changes a setting changes it for itself only
+    try:
+        with _app.app_context():
+            yield _app
+            db.session.rollback()
+            db.session.remove()
+    finally:
+        _app.config.clear()
+        _app.config.update(saved)
 
 
 @pytest.fixture

@@ -22,12 +22,14 @@ def test_404_page_is_friendly(client):
 
 
 @pytest.mark.parametrize("text,sen", [("12", 1200), ("12.5", 1250), ("12.50", 1250), ("RM 1,234.56", 123456),
-                                      ("0.01", 1), (7, 700)])
+                                      ("0.01", 1), (7, 700), ("1,234", 123400), ("12,345,678.9", 1234567890)])
 def test_parse_ringgit(text, sen):
     assert parse_ringgit(text) == sen
 
 
-@pytest.mark.parametrize("text", ["", "abc", "-1", "1.234", "nan", "inf", None, "1e3x"])
+@pytest.mark.parametrize("text", ["", "abc", "-1", "1.234", "nan", "inf", None, "1e3x",
+                                  # commas only between thousands: a decimal comma is not read as 100x
+                                  "100,00", "12,50", "1,2,3", ",100", "1,2345", "1,234,"])
 def test_parse_ringgit_refuses(text):
     with pytest.raises(MoneyFormatError):
         parse_ringgit(text)

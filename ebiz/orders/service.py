@@ -575,11 +575,21 @@ def order_return_url(intent) -> str:
     return f"/orders/{intent.payable_ref}"
 
 
+def order_unpayable(intent):
+    """Payments' check before sending the customer to the gateway: the order still awaits this payment."""
+    order = _order_by_ref(intent.payable_ref)
+    if order is None or order.status != S.PENDING or intent.amount_sen != order.total_sen:
+        return _l("This order is not awaiting payment.")
+    if order.expires_at <= utcnow():
+        return _l("This order has expired. Its seats and stock were released; please order again.")
+    return None
+
+
 def register_with_payments() -> None:
     from ..payments import service as payments
 
     payments.register_payable("order", settle=settle_order, describe=describe_order, return_url=order_return_url,
-                              describe_many=describe_orders)
+                              describe_many=describe_orders, unpayable=order_unpayable)
 
 
 # ---------------------------------------------------------------- cancellation and expiry

@@ -13,6 +13,7 @@ authorisation (corporate banking waits for a second approver), anything else fai
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -139,8 +140,8 @@ class SandboxGateway(Gateway):
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (configured URL)
                     body, signature = resp.read(), resp.headers.get(SIGNATURE_HEADER)
-            except (OSError, urllib.error.URLError) as exc:
-                raise GatewayUnavailable(str(exc)) from exc
+            except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError; a cut or
+                raise GatewayUnavailable(str(exc)) from exc     # garbled reply an HTTPException
         if not verify(self._secret, body, signature):
             raise SignatureInvalid()
         return parse_sandbox_message(body)

@@ -10,6 +10,8 @@ its own state; if it can no longer deliver, it refunds to the wallet or calls
 `queue_refund` itself and returns normally: money received is never dropped).
 `describe(intent)` is the text for one intent; the optional `describe_many(intents) ->
 {intent id: text}` describes a page of them with a fixed number of queries (`describe_all`).
+The optional `unpayable(intent)` says why the customer may no longer be sent to the gateway
+for it (say the order was cancelled), or returns None.
 
 The contract other domains use:
 - `create_intent(user, *, kind, payable_ref, amount_sen, method, bank_code=None,
@@ -78,15 +80,17 @@ class Payable:
     describe: object
     return_url: object
     describe_many: object = None
+    unpayable: object = None
 
 
 _PAYABLES: dict[str, Payable] = {}
 _REFUND_HANDLERS: list = []
 
 
-def register_payable(kind: str, *, settle, describe, return_url, describe_many=None) -> None:
+def register_payable(kind: str, *, settle, describe, return_url, describe_many=None, unpayable=None) -> None:
     """Register a payable kind ("wallet_topup", "order"): see the module docstring."""
-    _PAYABLES[kind] = Payable(settle=settle, describe=describe, return_url=return_url, describe_many=describe_many)
+    _PAYABLES[kind] = Payable(settle=settle, describe=describe, return_url=return_url, describe_many=describe_many,
+                              unpayable=unpayable)
 
 
 def register_refund_handler(handler) -> None:
@@ -218,8 +222,8 @@ def create_intent(user, *, kind: str, payable_ref: str, amount_sen: int, method:
         raise ValidationError(_l("This form has expired. Please try again."))
 
     def same(existing: PaymentIntent) -> PaymentIntent:
-        if (existing.kind, existing.payable_ref, existing.amount_sen, existing.method) != \
-                (kind, payable_ref, amount_sen, method):
+        if (existing.kind, existing.payable_ref, existing.amount_sen, existing.method, existing.bank_code) != \
+                (kind, payable_ref, amount_sen, method, bank_code):
             raise Conflict(_l("This payment was already started with different details."))
         return existing
 
@@ -275,12 +279,24 @@ def _external(endpoint: str, **values) -> str:
         return url_for(endpoint, _external=True, **values)
 
 
-def start_online(intent: PaymentIntent) -> str:
-    """The URL of the gateway's bank/card page for this (pending, online) intent."""
+def unpayable(intent: PaymentIntent):
+    """Why the customer may not (or no longer) go to the gateway to pay this intent; None when they may."""
     if not intent.is_online:
-        raise ValidationError(_l("This payment is not paid online."))
+        return _l("This payment is not paid online.")
     if intent.status != S.PENDING:
-        raise Conflict(_l("This payment is no longer waiting to be paid."))
+        return _l("This payment is no longer waiting to be paid.")
+    if intent.expires_at <= utcnow():
+        return _l("The time to make this payment has passed. Nothing was charged: please start a new payment.")
+    check = payable(intent.kind).unpayable
+    return check(intent) if check is not None else None
+
+
+def start_online(intent: PaymentIntent) -> str:
+    """The URL of the gateway's bank/card page for this (pending, online) intent; Conflict when
+    it can no longer be paid (see `unpayable`): what is paid must still be deliverable."""
+    why = unpayable(intent)
+    if why is not None:
+        raise Conflict(why)
     gateway = get_gateway(intent.gateway)
     return gateway.start(intent, callback_url=_external("payments.callback", gateway=gateway.name),
                          return_url=_external("payments.status", reference=intent.reference))

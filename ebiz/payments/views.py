@@ -95,8 +95,8 @@ def status(reference):
     intent = service.get_for_user(current_user, reference, as_staff=mfa_verified())
     return render_template("payments/status.html", intent=intent, form=CheckAgainForm(),
                            pending=service.pending_text(intent), failure=service.failure_text(intent),
-                           describe=service.describe(intent),
-                           next_url=service.return_url(intent))
+                           describe=service.describe(intent), next_url=service.return_url(intent),
+                           closed=service.unpayable(intent) if intent.status == IntentStatus.PENDING else None)
 
 
 @bp.post("/<reference>/check")

@@ -195,15 +195,23 @@ def return_payment(intent, reason_code: str, detail: str = "") -> str:
     """Money came in for something that cannot be delivered: give it back. Returns "wallet" or "queue".
 
     `reason_code` (a payments RefundReason) and `detail` are for the staff refund queue; the
-    wallet statement shows "Refund for <payable>"."""
+    wallet statement shows "Refund for <payable>". Money paid from the wallet goes back to it; money
+    paid online goes to the wallet only while it stays within the maximum balance, as a top-up
+    would (else the staff refund queue pays it back)."""
     collect(intent)
     user = intent.user or db.session.get(User, intent.user_id)
-    if has_wallet(user):
+    if has_wallet(user) and (intent.method == Method.WALLET or _fits(user, intent.amount_sen)):
         refund_to_wallet(user, intent.amount_sen, idempotency_key=f"return:{intent.reference}",
                          memo=intent.payable_ref)
         return "wallet"
     payments.queue_refund(intent, intent.amount_sen, reason_code, detail)
     return "queue"
+
+
+def _fits(user, amount_sen: int) -> bool:
+    """Whether crediting `amount_sen` keeps the wallet within its maximum balance (checked
+    against the locked balance, as a top-up is)."""
+    return amount_sen <= current_app.config["WALLET_MAX_BALANCE_SEN"] - _locked_balance(user)
 
 
 def _book_refund_paid(refund) -> None:
