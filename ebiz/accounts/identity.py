@@ -27,7 +27,7 @@ from ..clock import utcnow
 from ..errors import ValidationError
 
 COMPANY_ENTITY_TYPES = {"01", "02", "03", "04", "05", "06"}
-_OLD_COMPANY = re.compile(r"^(\d{1,7})-?([A-Z])$")
+_OLD_COMPANY = re.compile(r"^([0-9]{1,7})-?([A-Z])$")  # ASCII digits only: "١٢٣" is not "123"
 _PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
 
 
@@ -35,7 +35,7 @@ def normalise_mykad(value: str | None, field: str = "mykad") -> str:
     raw = (value or "").strip()
     if not raw:
         raise ValidationError(_l("Enter a MyKad number."), field=field)
-    if not re.fullmatch(r"[\d\s-]+", raw) or len(re.sub(r"\D", "", raw)) != 12:
+    if not re.fullmatch(r"[0-9\s-]+", raw) or len(re.sub(r"[^0-9]", "", raw)) != 12:
         raise ValidationError(_l("A MyKad number has 12 digits, for example 900101-14-5678."), field=field)
     try:
         return nric.validate(raw.replace(" ", ""))

@@ -23,6 +23,7 @@ import pyotp
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from zxcvbn import zxcvbn
 
 from ..audit.service import record
@@ -157,10 +158,31 @@ def register(*, kind: str, full_name: str, email: str, password: str, phone: str
     user = User(kind=kind, full_name=name, email=email_n, phone=(phone or "").strip() or None,
                 password_hash=hash_password(password), tier=Tier.REGULAR, role=Role.CUSTOMER,
                 locale=locale, **fields)
-    db.session.add(user)
-    db.session.flush()
+    _insert_unique(user)
     record("account.registered", actor=user, target=user, ip=ip, kind=kind)
     return user
+
+
+# What a unique identity column says when a concurrent twin took the value after the checks above.
+_DUPLICATE = {"email": _l("An account with this email already exists."),
+              "mykad": _l("An account with this MyKad number already exists."),
+              "passport_no": _l("An account with this passport number already exists."),
+              "company_reg_no": _l("This company is already registered.")}
+
+
+def _insert_unique(user: User) -> None:
+    """Write the user (new or changed); a unique identity taken meanwhile by a concurrent request
+    is the same clear error the checks give, not a database error."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError as exc:
+        text = str(exc.orig)
+        field = next((f for f in _DUPLICATE if f"user_account_{f}" in text or f"user_account.{f}" in text), None)
+        if field is None:
+            raise
+        raise ValidationError(_DUPLICATE[field], field=field) from None
 
 
 # ----------------------------------------------------------------- sign-in
@@ -252,7 +274,12 @@ def _match_step(secret: str, code: str) -> int | None:
 
 
 def verify_totp(user: User, code: str, *, ip: str | None = None) -> None:
-    """Accept a TOTP code once; a wrong or reused code counts as a failed sign-in."""
+    """Accept a TOTP code once; a wrong or reused code counts as a failed sign-in. A locked-out
+    account is refused before its code is looked at, as at the password step."""
+    user = _lock(user)
+    if user.locked_until and user.locked_until > utcnow():
+        record("auth.signin_refused", target=user, ip=ip, reason="locked")
+        raise LockedOut(_lockout_message(user), field="code")
     step = _match_step(user.totp_secret or "", code) if user.mfa_enabled else None
     if step is not None:
         res = db.session.execute(
@@ -336,8 +363,10 @@ def request_password_reset(email: str, *, ip: str | None = None) -> None:
                minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60)
 
 
-def user_for_reset_token(token: str) -> User:
-    """The user a live reset token belongs to; else ValidationError (expired, used or invalid)."""
+def user_for_reset_token(token: str, *, lock: bool = False) -> User:
+    """The user a live reset token belongs to; else ValidationError (expired, used or invalid).
+    `lock`: about to use it: the check is made on the locked row, so two requests with one link
+    cannot both pass it."""
     try:
         data = read_token("password-reset", token)
     except TokenError as exc:
@@ -345,13 +374,15 @@ def user_for_reset_token(token: str) -> User:
             raise ValidationError(_l("This link has expired. Ask for a new one.")) from None
         raise ValidationError(_l("This link is not valid. Ask for a new one.")) from None
     user = db.session.get(User, data.get("uid")) if isinstance(data.get("uid"), int) else None
+    if user is not None and lock:
+        user = _lock(user)
     if user is None or not user.is_active or data.get("fp") != fingerprint(user.id, user.password_hash):
         raise ValidationError(_l("This link was already used or is no longer valid. Ask for a new one."))
     return user
 
 
 def reset_password(token: str, new: str, *, ip: str | None = None) -> User:
-    user = _lock(user_for_reset_token(token))
+    user = user_for_reset_token(token, lock=True)
     check_password_strength(new, user_inputs=[user.full_name, user.email, user.company_name], field="password")
     user.password_hash = hash_password(new)
     user.failed_login_count, user.locked_until = 0, None
@@ -372,13 +403,24 @@ def request_email_change(user: User, *, password: str, new_email: str, ip: str |
         raise ValidationError(_l("This is already your email address."), field="new_email")
     if _email_taken(email_n, exclude_id=user.id):
         raise ValidationError(_l("An account with this email already exists."), field="new_email")
-    token = make_token("email-change", {"uid": user.id, "new": email_n, "fp": fingerprint(user.id, user.email)})
+    token = make_token("email-change", {"uid": user.id, "new": email_n, "fp": _email_fingerprint(user)})
     record("account.email_change_requested", actor=user, target=user, ip=ip, new_email=email_n)
     queue_mail(email_n, _l("Confirm your new eBiz email address"), "email_change_confirm", user=user,
                new_email=email_n, link=public_url("accounts.confirm_email", token=token))
     queue_mail(user.email, _l("A change of your eBiz email address was requested"), "email_change_notice",
                user=user, new_email=email_n)
     return email_n
+
+
+def _email_fingerprint(user: User) -> str:
+    """Binds an email-change link to the address and to how many times it has changed: a used
+    link stays used even after the address changes back."""
+    from ..audit.models import AuditEvent
+
+    changes = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "account.email_changed", AuditEvent.target_type == "User",
+        AuditEvent.target_id == str(user.id)))
+    return fingerprint(user.id, user.email, changes)
 
 
 def confirm_email_change(token: str, *, ip: str | None = None) -> User:
@@ -389,14 +431,19 @@ def confirm_email_change(token: str, *, ip: str | None = None) -> User:
             raise ValidationError(_l("This link has expired. Ask for a new one.")) from None
         raise ValidationError(_l("This link is not valid.")) from None
     user = db.session.get(User, data.get("uid")) if isinstance(data.get("uid"), int) else None
-    if user is None or data.get("fp") != fingerprint(user.id, user.email) or not data.get("new"):
+    if user is not None:
+        user = _lock(user)
+    if user is None or data.get("fp") != _email_fingerprint(user) or not data.get("new"):
         raise ValidationError(_l("This link was already used or is no longer valid."))
-    user = _lock(user)
     new = data["new"]
     if _email_taken(new, exclude_id=user.id):
         raise Conflict(_l("An account with this email already exists."))
     old = user.email
     user.email = new
+    try:
+        _insert_unique(user)
+    except ValidationError:
+        raise Conflict(_l("An account with this email already exists.")) from None
     record("account.email_changed", actor=user, target=user, ip=ip, old_email=old, new_email=new)
     queue_mail(old, _l("Your eBiz email address was changed"), "email_changed", user=user, old_email=old,
                new_email=new)

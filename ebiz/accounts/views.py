@@ -111,8 +111,8 @@ def _account_key() -> str:
     """Rate-limit key of the account being tried, whichever of its identifiers was typed (email,
     MyKad or passport number); a login that names no account is keyed on what was typed."""
     typed = request.form.get("login")
-    if typed is None:  # the TOTP step: the account that passed the password
-        key = f"uid:{(session.get(PENDING_KEY) or {}).get('uid')}"
+    if request.endpoint == "accounts.mfa_verify" or typed is None:  # the TOTP step: whatever the form
+        key = f"uid:{(session.get(PENDING_KEY) or {}).get('uid')}"  # says, the account that passed the password
     else:
         user = service.find_by_login(typed[:254])
         key = f"uid:{user.id}" if user else typed.strip().lower().replace("-", "").replace(" ", "")

@@ -25,12 +25,12 @@ import markdown
 import segno
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..audit.service import record
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, ValidationError
-from ..extensions import db
+from ..extensions import begin_write, db
 from ..refs import new_reference
 from .models import LicenceAcceptance, LicenceGrant
 
@@ -187,9 +187,14 @@ def revoke(grant: LicenceGrant, *, actor, reason: str, ip: str | None = None) ->
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError(_l("Give the reason for revoking this licence."), field="reason")
-    if grant.status == "revoked":
+    begin_write()
+    done = db.session.execute(  # conditional: of two revocations at once, one revokes, the other is told
+        update(LicenceGrant).where(LicenceGrant.id == grant.id, LicenceGrant.status != "revoked")
+        .values(status="revoked", revoked_at=utcnow(), revoked_reason=reason[:300])
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(grant)
+    if done != 1:
         raise Conflict(_l("This licence is already revoked."))
-    grant.status, grant.revoked_at, grant.revoked_reason = "revoked", utcnow(), reason[:300]
     record("licence.revoke", actor=actor, target=grant, ip=ip, number=grant.number, reason=reason[:300])
     return grant
 

@@ -4,20 +4,19 @@ Each thread has its own app context (its own scoped session), as separate reques
 """
 
 import secrets
-import threading
 
 import pytest
 from sqlalchemy import func, select
 
 from ebiz.accounts.models import Tier
 from ebiz.catalog.models import Product, TrainingSession
-from ebiz.errors import EbizError
-from ebiz.extensions import begin_write, db
+from ebiz.extensions import db
 from ebiz.orders import service
 from ebiz.orders.models import Order
 from ebiz.wallet import service as wallet
 from tests.factories import make_counter, make_user
 from tests.orders.helpers import accepted_for, digital_product, fund, printed_product, training
+from tests.races import race
 
 N = 6
 
@@ -28,35 +27,6 @@ def _no_mail_after_commit(monkeypatch):
     # write), which SQLite refuses with "database is locked" while racing writers wait: reported
     # to the lead (notifications). These tests are about reservations; the mail rows are still written.
     monkeypatch.setattr("ebiz.notifications.service.deliver", lambda ids=None: (0, 0))
-
-
-def _race(app, fn, args_list):
-    barrier = threading.Barrier(len(args_list))
-    results: list = [None] * len(args_list)
-
-    def run(i, args):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                begin_write()  # as the request hook does for every POST
-                fn(*args)
-                db.session.commit()
-                results[i] = "ok"
-            except EbizError as exc:
-                db.session.rollback()
-                results[i] = type(exc).__name__
-            except Exception as exc:  # noqa: BLE001 (reported in the assertion)
-                db.session.rollback()
-                results[i] = repr(exc)[:300]
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(args_list)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def _checkout(user_id, product_id, counter_id):
@@ -74,7 +44,7 @@ def test_last_seat_goes_to_exactly_one_checkout(app, is_postgres):
     for u in users:
         service.add_to_cart(u, trn.id, session_id=session.id)
     db.session.commit()
-    results = _race(app, _checkout, [(u.id, trn.id, None) for u in users])
+    results = race(app, _checkout, [(u.id, trn.id, None) for u in users])
     db.session.rollback()  # end the old snapshot: read what the threads committed
     assert results.count("ok") == 1 and results.count("Conflict") == N - 1, results
     assert db.session.get(TrainingSession, session.id).seats_taken == 1
@@ -88,7 +58,7 @@ def test_last_stock_goes_to_exactly_one_checkout(app, is_postgres):
     for u in users:
         service.add_to_cart(u, prt.id, quantity=2)
     db.session.commit()
-    results = _race(app, _checkout, [(u.id, prt.id, counter.id) for u in users])
+    results = race(app, _checkout, [(u.id, prt.id, counter.id) for u in users])
     db.session.rollback()  # end the old snapshot: read what the threads committed
     assert results.count("ok") == 1 and results.count("Conflict") == N - 1, results
     assert db.session.get(Product, prt.id).stock == 0
@@ -107,7 +77,7 @@ def test_paying_one_order_twice_at_once_debits_once(app, is_postgres):
     service.add_to_cart(user, dig.id)
     order = service.checkout(user, checkout_key="k", accepted=accepted_for(dig))
     db.session.commit()
-    results = _race(app, _pay, [(order.id, f"tab-{i}") for i in range(4)])
+    results = race(app, _pay, [(order.id, f"tab-{i}") for i in range(4)])
     db.session.rollback()  # end the old snapshot: read what the threads committed
     assert results.count("ok") == 1 and results.count("Conflict") == 3, results
     assert wallet.balance(user) == 16000
@@ -127,7 +97,7 @@ def test_a_double_clicked_checkout_makes_one_order(app, is_postgres):
         service.checkout(db.session.get(User, user_id), checkout_key="one-click", accepted={},
                          collect_counter_id=counter.id)
 
-    results = _race(app, same_key, [(user.id,), (user.id,)])
+    results = race(app, same_key, [(user.id,), (user.id,)])
     db.session.rollback()
     assert results == ["ok", "ok"], results
     assert db.session.scalar(select(func.count(Order.id))) == 1
@@ -157,7 +127,7 @@ def test_expiry_racing_a_late_payment_never_drops_the_money(app, is_postgres):
     def callback():
         gateway_paid(db.session.get(PaymentIntent, intent.id))
 
-    results = _race(app, lambda which: which(), [(expire,), (callback,)])
+    results = race(app, lambda which: which(), [(expire,), (callback,)])
     db.session.rollback()
     assert results == ["ok", "ok"], results
     status = db.session.get(Order, order.id).status
@@ -186,7 +156,7 @@ def test_shrinking_a_session_while_customers_book_never_leaves_more_seats_taken_
     admin = make_user(role=Role.ADMIN)
     db.session.commit()
     jobs = [(_checkout, (u.id, trn.id, None)) for u in users] + [(_shrink, (session.id, admin.id, 2))]
-    results = _race(app, lambda fn, args: fn(*args), jobs)
+    results = race(app, lambda fn, args: fn(*args), jobs)
     db.session.rollback()
     ts = db.session.get(TrainingSession, session.id)
     booked = db.session.scalar(select(func.count(Order.id)))
