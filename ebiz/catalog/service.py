@@ -30,6 +30,7 @@ from ..audit.service import record
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, ValidationError
 from ..extensions import begin_write, db
+from ..money import format_sen
 from .models import (
     SEARCH_VECTOR_SQL,
     Category,
@@ -43,6 +44,7 @@ from .models import (
 )
 
 PAGE_SIZE = 24
+MAX_PRICE_SEN = 100_000_000  # RM 1 million a unit; a product's price is INTEGER sen
 MAX_PAGE = 200  # deeper pages: narrow the filters or search (bounded offset, never a scan)
 SEARCH_CAP = 5000  # a search considers at most this many matches (PostgreSQL); refine beyond that
 
@@ -480,6 +482,12 @@ def _validate_product(data: dict, product: Product | None) -> None:
         data["service_kind"] = None
     if data.get("price_sen") is None or int(data["price_sen"]) < 0:
         raise ValidationError(_l("Enter a price of zero or more."), field="price_sen")
+    if int(data["price_sen"]) > MAX_PRICE_SEN:
+        raise ValidationError(_l("A price may be at most %(max)s.", max=format_sen(MAX_PRICE_SEN)), field="price_sen")
+    if product is not None and ptype != product.type and product.status != ProductStatus.DRAFT:
+        # Orders, stock held, licences and files were made for what it is: a new kind is a new product.
+        raise ValidationError(_l("The type of a product that has been on sale cannot change. Create a new product "
+                                 "instead."), field="type")
     data["licence_key"] = (data.get("licence_key") or "").strip() or None
     needs_lic = ptype == ProductType.DIGITAL or data.get("service_kind") == ServiceKind.EXTRACTION
     if needs_lic and not data["licence_key"]:
@@ -641,6 +649,8 @@ def add_session(product_id: int, *, starts_at: datetime, ends_at: datetime, venu
 def _check_session_details(starts_at, ends_at, venue: str, seats_total) -> None:
     if starts_at is None or ends_at is None or ends_at <= starts_at:
         raise ValidationError(_l("The session must end after it starts."), field="ends_at")
+    if starts_at <= utcnow():
+        raise ValidationError(_l("A session must start in the future."), field="starts_at")
     if seats_total is None or seats_total < 1:
         raise ValidationError(_l("A session needs at least one seat."), field="seats_total")
     if not (venue or "").strip():

@@ -35,6 +35,7 @@ from ..audit.service import record
 from ..clock import format_local, utcnow
 from ..errors import Conflict, Forbidden, NotFound, TierRequired, ValidationError
 from ..extensions import begin_write, db, is_sqlite
+from ..money import format_sen
 from ..payments.models import RefundReason
 from ..refs import new_reference
 from ..sequences import next_number
@@ -59,6 +60,7 @@ PAYMENT_FILTERS: dict[str, tuple[str, ...]] = {
 }
 
 MAX_QUANTITY = 99
+MAX_ORDER_SEN = 2_000_000_000  # RM 20 million: order totals are stored as INTEGER sen (to 2**31 - 1)
 PAYMENT_METHODS = ("wallet", "fpx", "card")
 
 # Why an order cannot change, one whole sentence per status it is in (word order differs by language).
@@ -306,6 +308,9 @@ def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | Non
             version_label=version.label if version else None, session_label=session_label,
             licence_key=product.licence_key, unit_price_sen=product.price_sen, quantity=item.quantity,
             line_total_sen=line_total, request_note=item.request_note, status=LineStatus.PENDING))
+    if total > MAX_ORDER_SEN:
+        raise ValidationError(_l("An order may come to at most %(max)s. Please order fewer items at once.",
+                                 max=format_sen(MAX_ORDER_SEN)))
     order.total_sen = total
     db.session.flush()
     invoice = _issue_invoice(order, user, now)
@@ -468,6 +473,8 @@ def pay(user, order: Order, *, method: str, idempotency_key: str, bank_code: str
         raise Conflict(_l("This order is not awaiting payment."))
     if order.expires_at <= utcnow():
         raise Conflict(_l("This order has expired. Its seats and stock were released; please order again."))
+    if (why := unbuyable(order, user)) is not None:
+        raise Conflict(why)
     if order.total_sen == 0:  # free (e.g. a sponsored training): nothing to collect
         _mark_paid(order, method="free", payment_ref=None, now=utcnow())
         return None, None
@@ -478,6 +485,28 @@ def pay(user, order: Order, *, method: str, idempotency_key: str, bank_code: str
         return intent, None
     order.payment_ref, order.payment_method = intent.reference, method
     return intent, payments.start_online(intent)
+
+
+def unbuyable(order: Order, user):
+    """Why the customer may no longer buy what the order holds (checked again when paying, as the
+    order waits up to ORDER_TTL_SECONDS): a product withdrawn or no longer theirs to buy (say their
+    restricted access was revoked), or a training session cancelled or started. None when all is well."""
+    from ..catalog import service as catalog
+    from ..catalog.models import Product, TrainingSession
+
+    now = utcnow()
+    for line in order.lines:
+        if line.status == LineStatus.CANCELLED:
+            continue
+        ok, why = catalog.may_purchase(user, db.session.get(Product, line.product_id))
+        if not ok:
+            return why
+        if line.session_id is not None:
+            ts = db.session.get(TrainingSession, line.session_id)
+            if ts is None or ts.cancelled or ts.starts_at <= now:
+                return _l("A training session in this order has started or was cancelled: it can no longer be "
+                          "paid for. Please cancel this order and choose another session.")
+    return None
 
 
 def _order_by_ref(reference: str) -> Order | None:
@@ -493,8 +522,10 @@ def settle_order(intent) -> None:
     if order is None:
         _refund_undeliverable(intent, None, RefundReason.ORDER_MISSING)
         return
-    if order.status != S.PENDING or intent.amount_sen != order.total_sen:
-        # Cancelled, expired, or already paid by another intent: never drop the money.
+    if order.status != S.PENDING or intent.amount_sen != order.total_sen or \
+            (intent.is_online and unbuyable(order, intent.user) is not None):  # (a wallet payment checked it)
+        # Cancelled, expired, already paid by another intent, or no longer the customer's to buy:
+        # never drop the money.
         _refund_undeliverable(intent, order, RefundReason.ORDER_UNPAYABLE)
         return
     _mark_paid(order, method=intent.method, payment_ref=intent.reference, now=utcnow())
@@ -582,7 +613,7 @@ def order_unpayable(intent):
         return _l("This order is not awaiting payment.")
     if order.expires_at <= utcnow():
         return _l("This order has expired. Its seats and stock were released; please order again.")
-    return None
+    return unbuyable(order, intent.user)
 
 
 def register_with_payments() -> None:
@@ -707,7 +738,7 @@ def cancel_training_session(session_id: int, *, actor, ip: str | None = None) ->
         lines = [ln for ln in order.lines if ln.session_id == session_id and ln.status != LineStatus.CANCELLED]
         if not lines or order.status not in (S.PENDING, S.PAID):
             continue
-        if order.status == S.PENDING or len(lines) == len(order.lines):
+        if order.status == S.PENDING or len(lines) == sum(ln.status != LineStatus.CANCELLED for ln in order.lines):
             cancel(order, actor=actor, reason=reason, ip=ip)
         else:
             _refund_lines(order, lines, reason=reason, actor=actor, ip=ip)
@@ -904,9 +935,10 @@ def attach_deliverable(line_id: int, fileobj, filename: str, *, actor, ip: str |
 
 
 def _maybe_fulfil(order: Order, now) -> None:
-    if order.status != S.PAID:
+    active = [ln for ln in order.lines if ln.status != LineStatus.CANCELLED]
+    if order.status != S.PAID or not active:  # nothing left to deliver is a refund, not a fulfilment
         return
-    for line in order.lines:
+    for line in active:
         if line.status in (LineStatus.COLLECTED, LineStatus.DELIVERED):
             continue
         if line.session is not None and line.session.ends_at <= now:
