@@ -4,6 +4,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from .accounts.demo import ADMIN_EMAIL
 from .accounts.models import User
 from .extensions import db
 
@@ -16,6 +17,9 @@ def seed_demo(force: bool):
     """Load demo data into an empty database and print the staff sign-ins once."""
     if db.session.scalar(select(func.count()).select_from(User)) and not force:
         click.echo("Database already has data: demo seed skipped (use --force to add anyway).")
+        return
+    if db.session.scalar(select(User.id).where(User.email == ADMIN_EMAIL)) is not None:
+        click.echo("The demo data is already in this database: nothing added.")
         return
     from flask import current_app
 

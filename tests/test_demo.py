@@ -38,4 +38,6 @@ def test_seed_demo_loads_everything_once(app):
 
     again = runner.invoke(args=["ebiz", "seed-demo"])
     assert again.exit_code == 0 and "skipped" in again.output
+    forced = runner.invoke(args=["ebiz", "seed-demo", "--force"])  # the demo is there already: said, not a crash
+    assert forced.exit_code == 0 and "already in this database" in forced.output
     assert db.session.scalar(select(func.count()).select_from(Counter)) == 17

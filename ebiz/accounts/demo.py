@@ -24,10 +24,13 @@ CUSTOMERS = [
 ]
 
 
+ADMIN_EMAIL = "admin@ebiz.example.my"  # the demo's first account: present means the demo was seeded
+
+
 def seed(counters: dict) -> list[str]:
     lines = ["", "eBiz demo data", "==============", "Staff sign-ins (shown once; TOTP secret for your authenticator):"]
     staff = [
-        ("admin@ebiz.example.my", "Pentadbir Demo", Role.ADMIN, None),
+        (ADMIN_EMAIL, "Pentadbir Demo", Role.ADMIN, None),
         ("support@ebiz.example.my", "Ejen Sokongan Demo", Role.SUPPORT, None),
         ("hq.counter@ebiz.example.my", "Kaunter HQ Demo", Role.COUNTER, counters["HQ"]),
         ("sgr.counter@ebiz.example.my", "Kaunter Selangor Demo", Role.COUNTER, counters["SGR"]),

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from fpdf import FPDF
 
 from ..clock import format_local
-from .service import qr_png
+from .service import grant_state, qr_png
 
 _TYPOGRAPHY = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"',
                              "\u201d": '"', "\u2026": "...", "\u2022": "*", "\u00a0": " ", "\u2212": "-"})
@@ -65,7 +65,8 @@ def certificate_pdf(grant, *, product_name: str, version_label: str, licence_tit
         (_("Permitted use"), grant.permitted_use),
         (_("Valid from"), format_local(grant.valid_from)),
         (_("Valid until"), format_local(grant.valid_until) if grant.valid_until else _("No end date")),
-        (_("Status"), _("Revoked") if grant.status == "revoked" else _("Active")),
+        (_("Status"), {"valid": _("Valid"), "revoked": _("Revoked"), "expired": _("Expired"),
+                       "not-yet-valid": _("Not yet valid")}[grant_state(grant)]),  # as the certificate page
         (_("Text fingerprint (SHA-256)"), grant.text_sha256),
     ])
     y = pdf.get_y()

@@ -204,7 +204,7 @@ def _connect(cfg):
 def _attempt(transport: _Transport, msg: OutboxMessage) -> Exception | None:
     try:
         transport.send(msg)
-    except (OSError, smtplib.SMTPException, ValueError) as exc:  # ValueError: a malformed address
+    except Exception as exc:  # noqa: BLE001 (one message that cannot be built or sent fails alone, not its batch)
         return exc
     return None
 
@@ -221,7 +221,13 @@ def deliver(ids: list[int] | None = None) -> tuple[int, int]:
                 q = q.where(OutboxMessage.id.in_(ids))
             msgs = s.scalars(q.order_by(OutboxMessage.id)).all()
             s.commit()  # hold no lock while talking to SMTP
+            postgres = s.get_bind().dialect.name == "postgresql"
             for msg in msgs:
+                if postgres and s.scalar(  # still pending, and no worker holds it: ours until the commit
+                        select(OutboxMessage.id).where(OutboxMessage.id == msg.id, OutboxMessage.status == "pending")
+                        .with_for_update(skip_locked=True)) is None:
+                    s.commit()
+                    continue
                 error = _attempt(transport, msg)
                 _begin_write(s)
                 if _record(msg, error, utcnow()):

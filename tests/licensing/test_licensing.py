@@ -122,6 +122,23 @@ def test_certificate_page_and_pdf_for_the_holder_only(app):
     assert g.number in client2.get("/licences/").get_data(as_text=True)
 
 
+def test_the_certificate_pdf_says_what_the_page_says_of_an_expired_licence(app, monkeypatch):
+    from datetime import timedelta
+
+    from ebiz.clock import utcnow
+    from tests.orders.test_documents import pdf_text
+
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+    holder = make_user(tier=Tier.PRIMARY)
+    g = _grant(holder, digital_product())
+    g.valid_from, g.valid_until = utcnow() - timedelta(days=400), utcnow() - timedelta(days=35)
+    db.session.commit()
+    client = client_for(app, holder)
+    assert "Expired" in client.get(f"/licences/{g.number}").get_data(as_text=True)
+    text = pdf_text(client.get(f"/licences/{g.number}.pdf").data)
+    assert "Expired" in text and "Active" not in text
+
+
 def test_licence_terms_page_shows_the_hash(client):
     lic = service.get_licence("standard-digital-data")
     r = client.get("/licences/terms/standard-digital-data")

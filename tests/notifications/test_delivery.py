@@ -200,3 +200,31 @@ def test_held_mail_is_added_on_release_and_dropped_on_discard(app, smtp):
     db.session.commit()
     assert [r for r, _m in smtp.messages] == [["held@example.my"]]
     assert _statuses() == ["sent"]
+
+
+def test_retry_leaves_alone_a_row_a_worker_is_sending(app, smtp, worker_mode, is_postgres):
+    """`flask notifications retry` beside a running worker: the row the worker holds is not sent again."""
+    _queue("a@example.my")
+    db.session.commit()
+    db.session.close()
+    worker = Session(db.engine, expire_on_commit=False)
+    claimed = service.claim(worker, 50)  # the worker's transaction stays open while it sends
+    transport = service._Transport()
+    assert len(claimed) == 1 and service._attempt(transport, claimed[0]) is None
+    transport.close()
+    if is_postgres:  # on SQLite a single worker runs (no row locks): nothing to race there
+        assert service.retry_pending() == (0, 0)
+    service._record(claimed[0], None, utcnow())
+    worker.commit()
+    worker.close()
+    assert len(smtp.messages) == 1 and _statuses() == ["sent"]
+
+
+def test_a_message_that_cannot_be_built_fails_alone_and_the_batch_goes_out(app, smtp, worker_mode):
+    for to in ("good1@example.my", "a@", "good2@example.my"):  # "a@": bad data on file
+        _queue(to)
+    db.session.commit()
+    assert service.work_once() == (3, 2, 1)
+    assert service.work_once()[0] == 0  # nothing sent twice
+    assert sorted(rcpt[0] for rcpt, _m in smtp.messages) == ["good1@example.my", "good2@example.my"]
+    assert _statuses() == ["pending", "sent", "sent"]  # the bad one waits for its next attempt
