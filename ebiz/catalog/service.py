@@ -638,6 +638,7 @@ def add_session(product_id: int, *, starts_at: datetime, ends_at: datetime, venu
     if product.type != ProductType.SERVICE or product.service_kind != ServiceKind.TRAINING:
         raise ValidationError(_l("Only training programmes have sessions."))
     _check_session_details(starts_at, ends_at, venue, seats_total)
+    _check_future_start(starts_at)
     s = TrainingSession(product_id=product_id, starts_at=starts_at, ends_at=ends_at, venue=venue.strip(),
                         online=online, seats_total=seats_total, seats_taken=0)
     db.session.add(s)
@@ -646,11 +647,14 @@ def add_session(product_id: int, *, starts_at: datetime, ends_at: datetime, venu
     return s
 
 
+def _check_future_start(starts_at) -> None:
+    if starts_at <= utcnow():
+        raise ValidationError(_l("A session must start in the future."), field="starts_at")
+
+
 def _check_session_details(starts_at, ends_at, venue: str, seats_total) -> None:
     if starts_at is None or ends_at is None or ends_at <= starts_at:
         raise ValidationError(_l("The session must end after it starts."), field="ends_at")
-    if starts_at <= utcnow():
-        raise ValidationError(_l("A session must start in the future."), field="starts_at")
     if seats_total is None or seats_total < 1:
         raise ValidationError(_l("A session needs at least one seat."), field="seats_total")
     if not (venue or "").strip():
@@ -682,6 +686,8 @@ def edit_session(session_id: int, *, starts_at: datetime, ends_at: datetime, ven
     changed = [k for k in after if not same(after[k], before[k])]
     if not changed:
         return s, []
+    if "starts_at" in changed:
+        _check_future_start(starts_at)
     done = db.session.execute(
         update(TrainingSession).where(TrainingSession.id == session_id, TrainingSession.cancelled.is_(False),
                                       TrainingSession.starts_at > utcnow(),
