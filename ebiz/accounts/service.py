@@ -102,6 +102,13 @@ def find_by_login(login: str) -> User | None:
 
 # ------------------------------------------------------------ registration
 
+# What a taken unique identity says, whether the checks find it or a concurrent twin took it meanwhile.
+_DUPLICATE = {"email": _l("An account with this email already exists."),
+              "mykad": _l("An account with this MyKad number already exists."),
+              "passport_no": _l("An account with this passport number already exists."),
+              "company_reg_no": _l("This company is already registered.")}
+
+
 def register(*, kind: str, full_name: str, email: str, password: str, phone: str | None = None,
              mykad: str | None = None, passport_no: str | None = None, nationality: str | None = None,
              company_reg_no: str | None = None, company_name: str | None = None,
@@ -127,18 +134,17 @@ def register(*, kind: str, full_name: str, email: str, password: str, phone: str
         errors.append(ValidationError(_l("Enter your full name."), field="full_name"))
     email_n = check(identity.normalise_email, email)
     if email_n and _email_taken(email_n):
-        errors.append(ValidationError(_l("An account with this email already exists."), field="email"))
+        errors.append(ValidationError(_DUPLICATE["email"], field="email"))
     fields: dict = {}
     if kind == Kind.INDIVIDUAL:
         fields["mykad"] = check(identity.normalise_mykad, mykad)
         if fields["mykad"] and _taken(User.mykad, fields["mykad"]):
-            errors.append(ValidationError(_l("An account with this MyKad number already exists."), field="mykad"))
+            errors.append(ValidationError(_DUPLICATE["mykad"], field="mykad"))
     elif kind == Kind.FOREIGNER:
         fields["passport_no"] = check(identity.normalise_passport, passport_no)
         fields["nationality"] = check(identity.normalise_nationality, nationality)
         if fields["passport_no"] and _taken(User.passport_no, fields["passport_no"]):
-            errors.append(ValidationError(_l("An account with this passport number already exists."),
-                                          field="passport_no"))
+            errors.append(ValidationError(_DUPLICATE["passport_no"], field="passport_no"))
     else:
         fields["company_reg_no"] = check(identity.normalise_company_reg_no, company_reg_no)
         fields["company_name"] = " ".join((company_name or "").split())
@@ -146,7 +152,7 @@ def register(*, kind: str, full_name: str, email: str, password: str, phone: str
         if not fields["company_name"]:
             errors.append(ValidationError(_l("Enter the company name."), field="company_name"))
         if fields["company_reg_no"] and _taken(User.company_reg_no, fields["company_reg_no"]):
-            errors.append(ValidationError(_l("This company is already registered."), field="company_reg_no"))
+            errors.append(ValidationError(_DUPLICATE["company_reg_no"], field="company_reg_no"))
     check(check_password_strength, password, user_inputs=[name, email_n, fields.get("company_name")])
     if confirm is not None and confirm != password:
         errors.append(ValidationError(_l("The two passwords differ."), field="confirm"))
@@ -161,13 +167,6 @@ def register(*, kind: str, full_name: str, email: str, password: str, phone: str
     _insert_unique(user)
     record("account.registered", actor=user, target=user, ip=ip, kind=kind)
     return user
-
-
-# What a unique identity column says when a concurrent twin took the value after the checks above.
-_DUPLICATE = {"email": _l("An account with this email already exists."),
-              "mykad": _l("An account with this MyKad number already exists."),
-              "passport_no": _l("An account with this passport number already exists."),
-              "company_reg_no": _l("This company is already registered.")}
 
 
 def _insert_unique(user: User) -> None:

@@ -469,11 +469,7 @@ def pay(user, order: Order, *, method: str, idempotency_key: str, bank_code: str
         raise TierRequired(_l("Only Primary customers hold a wallet. Verify your identity at any eBiz counter "
                               "to upgrade."), field="method")
     order = _lock_order(order.id)
-    if order.status != S.PENDING:
-        raise Conflict(_l("This order is not awaiting payment."))
-    if order.expires_at <= utcnow():
-        raise Conflict(_l("This order has expired. Its seats and stock were released; please order again."))
-    if (why := unbuyable(order, user)) is not None:
+    if (why := _not_payable(order, user)) is not None:
         raise Conflict(why)
     if order.total_sen == 0:  # free (e.g. a sponsored training): nothing to collect
         _mark_paid(order, method="free", payment_ref=None, now=utcnow())
@@ -485,6 +481,15 @@ def pay(user, order: Order, *, method: str, idempotency_key: str, bank_code: str
         return intent, None
     order.payment_ref, order.payment_method = intent.reference, method
     return intent, payments.start_online(intent)
+
+
+def _not_payable(order: Order, user):
+    """Why `order` cannot be paid now (pending, unexpired, still the customer's to buy), or None."""
+    if order.status != S.PENDING:
+        return _l("This order is not awaiting payment.")
+    if order.expires_at <= utcnow():
+        return _l("This order has expired. Its seats and stock were released; please order again.")
+    return unbuyable(order, user)
 
 
 def unbuyable(order: Order, user):
@@ -609,11 +614,9 @@ def order_return_url(intent) -> str:
 def order_unpayable(intent):
     """Payments' check before sending the customer to the gateway: the order still awaits this payment."""
     order = _order_by_ref(intent.payable_ref)
-    if order is None or order.status != S.PENDING or intent.amount_sen != order.total_sen:
+    if order is None or intent.amount_sen != order.total_sen:
         return _l("This order is not awaiting payment.")
-    if order.expires_at <= utcnow():
-        return _l("This order has expired. Its seats and stock were released; please order again.")
-    return unbuyable(order, intent.user)
+    return _not_payable(order, intent.user)
 
 
 def register_with_payments() -> None:

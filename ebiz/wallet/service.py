@@ -275,7 +275,7 @@ def start_topup(user, amount_sen: int, *, method: str, bank_code: str | None, id
 
 def _settle_topup(intent) -> None:
     user = intent.user or db.session.get(User, intent.user_id)
-    if not has_wallet(user) or intent.amount_sen > current_app.config["WALLET_MAX_BALANCE_SEN"] - _locked_balance(user):
+    if not has_wallet(user) or not _fits(user, intent.amount_sen):
         # Cannot credit (no longer Primary, or the wallet filled up meanwhile): never drop the
         # money. It arrived through the gateway and is owed back: booked so, then queued.
         post(PostingKind.REFUND_OWED, f"owed:{intent.reference}",

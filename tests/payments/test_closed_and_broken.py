@@ -31,14 +31,20 @@ def _order(user, product):
     return order
 
 
+def _cancelled_while_at_the_bank(user, method: str):
+    """A RM 50 order the customer starts paying online, then cancels: (order, intent)."""
+    order = _order(user, digital_product(price_sen=5000))
+    intent = pay_online(order, method)
+    orders.cancel(order, actor=user)
+    db.session.commit()
+    return order, intent
+
+
 def test_money_for_a_cancelled_order_that_would_overfill_the_wallet_goes_to_the_refund_queue(app, sandbox_db):
     cap = app.config["WALLET_MAX_BALANCE_SEN"]
     user = make_user(tier=Tier.PRIMARY)
     fund(user, cap - 1000)
-    order = _order(user, digital_product(price_sen=5000))
-    intent = pay_online(order, "fpx")  # at the bank's page ...
-    orders.cancel(order, actor=user)  # ... the customer cancels the order ...
-    db.session.commit()
+    order, intent = _cancelled_while_at_the_bank(user, "fpx")
     gateway_paid(intent)  # ... and still pays at the bank
     assert wallet.balance(user) == cap - 1000  # a top-up of RM 50 would be refused: so is this credit
     queued = db.session.scalars(select(RefundRequest).where(RefundRequest.intent_id == intent.id)).all()
@@ -50,10 +56,7 @@ def test_money_for_a_cancelled_order_that_would_overfill_the_wallet_goes_to_the_
 
 def test_money_for_a_cancelled_order_that_fits_still_goes_to_the_wallet(app, sandbox_db):
     user = make_user(tier=Tier.PRIMARY)
-    order = _order(user, digital_product(price_sen=5000))
-    intent = pay_online(order, "card")
-    orders.cancel(order, actor=user)
-    db.session.commit()
+    _, intent = _cancelled_while_at_the_bank(user, "card")
     gateway_paid(intent)
     assert wallet.balance(user) == 5000
     assert db.session.scalar(select(RefundRequest).where(RefundRequest.intent_id == intent.id)) is None
@@ -61,10 +64,7 @@ def test_money_for_a_cancelled_order_that_fits_still_goes_to_the_wallet(app, san
 
 def test_a_cancelled_orders_payment_cannot_be_continued(app, sandbox_db):
     user = make_user(tier=Tier.PRIMARY)
-    order = _order(user, digital_product(price_sen=5000))
-    intent = pay_online(order, "card")
-    orders.cancel(order, actor=user)
-    db.session.commit()
+    _, intent = _cancelled_while_at_the_bank(user, "card")
     client = app.test_client()
     sign_in(client, user)
     page = client.get(f"/payments/{intent.reference}").get_data(as_text=True)
