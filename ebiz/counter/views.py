@@ -7,13 +7,14 @@ from flask_login import current_user
 from ..accounts import service as accounts
 from ..accounts.decorators import roles_required
 from ..accounts.models import Role
+from ..companies import service as companies
 from ..errors import EbizError, Forbidden, NotFound
 from ..extensions import db
 from ..forms import show_error
 from ..money import MoneyFormatError, parse_ringgit
 from ..wallet import service as wallet
 from . import service
-from .forms import FindCustomerForm, TopupForm, UpgradeForm
+from .forms import CompanyUpgradeForm, FindCustomerForm, TopupForm, UpgradeForm
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
 
@@ -60,11 +61,38 @@ def customer(user_id: int):
     return _customer_page(counter, user, form=form)
 
 
-def _customer_page(counter, user, *, form=None, topup_form=None, status=200):
+def _customer_page(counter, user, *, form=None, topup_form=None, company_form=None, status=200):
     topup_form = topup_form or (TopupForm() if counter.is_hq and wallet.has_wallet(user) else None)
     balance = wallet.balance(user) if wallet.has_wallet(user) else None
+    representative = companies.current_representative(user) if companies.is_company(user) else None
     return render_template("counter/customer.html", counter=counter, user=user, form=form or UpgradeForm(),
-                           topup_form=topup_form, balance=balance), status
+                           topup_form=topup_form, balance=balance, representative=representative,
+                           company_form=company_form or CompanyUpgradeForm()), status
+
+
+@bp.post("/customers/<int:user_id>/company-upgrade")
+@roles_required(Role.COUNTER)
+def company_upgrade(user_id: int):
+    """A company account becomes Primary with its representative or owner at the counter."""
+    counter = service.counter_of(current_user)
+    user = _customer(user_id)
+    form = CompanyUpgradeForm()
+    if form.validate_on_submit():
+        try:
+            service.verify_and_upgrade_company(
+                current_user._get_current_object(), user, present=form.present.data,
+                person_name=form.person_name.data, document_type=form.document_type.data,
+                document_number=form.document_number.data, certificate_seen=form.certificate_seen.data,
+                certificate_no=form.certificate_no.data, identity_check=form.identity_check.data,
+                ip=request.remote_addr)
+        except EbizError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("%(name)s is now a Primary customer.", name=user.display_name), "success")
+            return redirect(url_for("counter.customer", user_id=user.id))
+    return _customer_page(counter, user, company_form=form, status=400)
 
 
 @bp.post("/customers/<int:user_id>/topup")
