@@ -4,7 +4,7 @@ import csv
 import io
 import secrets
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, has_request_context, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -157,7 +157,8 @@ RUNNER_SESSION_KEY = "runner_session"
 @bp.app_context_processor
 def _runner_banner():
     """Every page of a counter staff member acting for a company says so (base.html's banner)."""
-    if not (current_user.is_authenticated and current_user.role == Role.COUNTER):
+    if not has_request_context() or RUNNER_SESSION_KEY not in session or current_user is None \
+            or not current_user.is_authenticated or current_user.role != Role.COUNTER:
         return {}
     return {"acting_runner_session": service.active_runner_session(current_user, session.get(RUNNER_SESSION_KEY))}
 
