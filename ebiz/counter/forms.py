@@ -77,6 +77,7 @@ class SaleForm(Form):
     quantity = IntegerField(_l("Quantity"), default=1, validators=[DataRequired(), NumberRange(min=1, max=99)])
     method = SelectField(_l("Payment"), choices=_choices(SALE_METHODS), validators=[DataRequired()])
     approval_code = StringField(_l("Card terminal approval code"), validators=[Length(max=20)])
+    terms_accepted = BooleanField(_l("The buyer read and accepted the product's terms (training)"))
     sale_key = HiddenField()
 
 

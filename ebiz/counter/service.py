@@ -38,6 +38,7 @@ from ..clock import from_local, utcnow
 from ..companies import service as companies
 from ..errors import Conflict, Forbidden, NotFound, TierRequired, ValidationError
 from ..extensions import db
+from ..licensing import service as licensing
 from ..orders import service as orders
 from ..refs import new_reference
 from ..wallet import service as wallet
@@ -301,13 +302,15 @@ _APPROVAL = re.compile(r"^[A-Z0-9]{4,12}$")
 
 
 def sell(actor: User, customer: User, *, items: list[tuple[int, int | None, int]], method: str, sale_key: str,
-         approval_code: str = "", session: RunnerSession | None = None,
+         approval_code: str = "", session: RunnerSession | None = None, terms_accepted: bool = False,
          ip: str | None = None) -> tuple[CounterSale, bool]:
     """Sell printed products and training seats at this counter to a customer who is present, or to a
     company through a runner session (within the mandate and its cap). One code path with the online
     checkout: `orders.checkout` (prices, stock, seats, invoice, mail) and `orders.pay_at_counter` (the
     payment intent, ledger posting, receipt and mail). Printed products are handed over at once.
-    Returns (sale, created); the same `sale_key` again is the first sale."""
+    `terms_accepted`: the buyer was shown the product's terms (a training's) at the counter and
+    accepted them; recorded as the online acceptance is. Returns (sale, created); the same
+    `sale_key` again is the first sale."""
     counter = counter_of(actor)
     key = (sale_key or "").strip()
     if not key or len(key) > 64:
@@ -341,8 +344,10 @@ def sell(actor: User, customer: User, *, items: list[tuple[int, int | None, int]
     if method == "wallet" and not customer.is_primary:
         raise TierRequired(_l("Only Primary customers hold a wallet."), field="method")
     cart = orders.counter_items(customer, items)
-    order = orders.checkout(customer, checkout_key=f"counter:{key}", accepted={}, ip=ip,
-                            collect_counter_id=counter.id, items=cart)
+    accepted = {item.product_id: licensing.get_licence(item.product.licence_key).sha256
+                for item in cart if item.product.licence_key} if terms_accepted else {}
+    order = orders.checkout(customer, checkout_key=f"counter:{key}", accepted=accepted, ip=ip,
+                            user_agent="counter", collect_counter_id=counter.id, items=cart)
     if order.total_sen <= 0:
         raise ValidationError(_l("There is nothing to pay: free places are booked online."), field="product")
     if session is not None:
@@ -396,7 +401,8 @@ def day_bounds(day: date) -> tuple:
 def day_end(actor: User, day: date) -> dict:
     """The counter's takings for `day` (Malaysia time): each sale, totals by method, and the same totals
     read from the ledger (the counter's cash and card clearing accounts; wallet spends collected for
-    these sales), with whether they agree."""
+    these sales), with whether they agree; and the refunds (credit notes) issued that day for this
+    counter's sales."""
     counter = counter_of(actor)
     start, end = day_bounds(day)
     sales = list(db.session.scalars(select(CounterSale).where(CounterSale.counter_id == counter.id,
@@ -409,5 +415,10 @@ def day_end(actor: User, day: date) -> dict:
         "terminal": -wallet.account_total(wallet.counter_account_code(counter.code, "terminal"), start, end),
         "wallet": wallet.collected_total([s.payment_ref for s in sales if s.method == "wallet"]),
     }
+    # Refunds of this counter's sales do not leave its till: a wallet sale is refunded to the wallet,
+    # a cash or card sale through the staff refund queue. They are listed, apart from the takings.
+    refunds = orders.credit_notes_for(select(CounterSale.order_reference).where(CounterSale.counter_id == counter.id)
+                                      .scalar_subquery(), start, end)
     return {"counter": counter, "day": day, "sales": sales, "totals": totals, "total": sum(totals.values()),
-            "ledger": ledger, "ledger_total": sum(ledger.values()), "agrees": totals == ledger}
+            "ledger": ledger, "ledger_total": sum(ledger.values()), "agrees": totals == ledger,
+            "refunds": refunds, "refund_total": sum(cn.amount_sen for cn in refunds)}

@@ -262,11 +262,14 @@ def _sell(actor, customer, form, *, session=None):
     try:
         sale, created = service.sell(actor, customer, items=[(product_id, session_id, form.quantity.data)],
                                      method=form.method.data, approval_code=form.approval_code.data,
-                                     sale_key=form.sale_key.data, session=session, ip=request.remote_addr)
+                                     sale_key=form.sale_key.data, session=session,
+                                     terms_accepted=form.terms_accepted.data, ip=request.remote_addr)
     except EbizError as exc:
         db.session.rollback()
         if exc.field in ("product", "session_id"):
             exc.field = "item"
+        elif (exc.field or "").startswith("licence_"):
+            exc.field = "terms_accepted"
         elif exc.field == "cap":
             exc.field = "method"
         show_error(form, exc)
@@ -364,6 +367,10 @@ def day_end_csv():
     for method, label in service.SALE_METHODS.items():
         w.writerow(["", "", "", "", str(label), "", "", _("Total"), _plain(report["totals"][method])])
     w.writerow(["", "", "", "", "", "", "", _("Total"), _plain(report["total"])])
+    for cn in report["refunds"]:
+        w.writerow([format_local(cn.issued_at), cn.invoice.order.reference, cn.number,
+                    _csv_safe(cn.invoice.billed_name), _("Refund"), "", "", _csv_safe(cn.shown_reason),
+                    _plain(-cn.amount_sen)])
     name = f"day-end-{report['counter'].code}-{report['day'].isoformat()}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1058,3 +1058,13 @@ def hand_over(line_id: int, *, user_id: int, counter_id: int, actor, ip: str | N
     if order.status != S.PAID or line.status != LineStatus.READY:
         raise Conflict(_l("This line is not ready for collection (collected already, or not ready yet)."))
     return mark_line(line.id, LineStatus.COLLECTED, actor=actor, ip=ip)
+
+
+def credit_notes_for(references, since, until) -> list[CreditNote]:
+    """Credit notes issued in [since, until) for the orders with these references (a list or a
+    subquery), each with its invoice and order, oldest first."""
+    return list(db.session.scalars(
+        select(CreditNote).join(Invoice, CreditNote.invoice_id == Invoice.id).join(Order, Invoice.order_id == Order.id)
+        .where(Order.reference.in_(references), CreditNote.issued_at >= since, CreditNote.issued_at < until)
+        .options(contains_eager(CreditNote.invoice).contains_eager(Invoice.order))
+        .order_by(CreditNote.issued_at, CreditNote.id)))

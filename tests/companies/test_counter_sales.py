@@ -34,7 +34,8 @@ def _no_mail_after_commit(monkeypatch):
 
 
 def _sell(staff, customer, product, *, method="cash", quantity=1, session=None, approval_code="", key=None):
-    sale, _created = counter_service.sell(staff, customer, items=[(product.id, None, quantity)], method=method,
+    ts = product.sessions[0].id if product.type == "service" else None
+    sale, _created = counter_service.sell(staff, customer, items=[(product.id, ts, quantity)], method=method,
                                           approval_code=approval_code, sale_key=key or secrets.token_hex(8),
                                           session=session)
     db.session.commit()
@@ -83,6 +84,52 @@ def test_day_end_page_and_csv(app):
     assert rows[1][-1] == "15.00" and rows[-1][-1] == "15.00"
     other, _ = staff_at("JHR")  # another counter's report has none of it
     assert counter_service.day_end(other, to_local(utcnow()).date())["total"] == 0
+
+
+def test_a_refunded_counter_sale_is_listed_apart_from_the_takings(app):
+    staff, _ = staff_at("SGR")
+    person = make_user(tier=Tier.PRIMARY)
+    fund(person, 5000)
+    map_ = printed_product(price_sen=1500)
+    kept = _sell(staff, person, map_)
+    refunded = _sell(staff, person, map_, method="wallet")
+    order = db.session.scalar(select(Order).where(Order.reference == refunded.order_reference))
+    orders.cancel(order, actor=make_user(role="admin"), reason="Wrong sheet sold")
+    db.session.commit()
+    report = counter_service.day_end(staff, to_local(utcnow()).date())
+    assert [cn.invoice.order.reference for cn in report["refunds"]] == [refunded.order_reference]
+    assert report["refund_total"] == 1500 and report["agrees"]
+    assert report["totals"] == {"cash": 1500, "terminal": 0, "wallet": 1500} and kept.amount_sen == 1500
+    assert wallet.balance(person) == 5000 and wallet.verify() == []
+
+
+def test_a_training_seat_sold_at_the_counter_takes_a_seat(app):
+    from ebiz.catalog.models import TrainingSession
+    from tests.orders.helpers import training
+
+    staff, _ = staff_at()
+    person = make_user()
+    course, session = training(price_sen=30000, seats=1)
+    client = app.test_client()
+    sign_in(client, staff)
+    page = client.get(f"/counter/customers/{person.id}")
+    assert f'value="{course.id}:{session.id}"' in page.get_data(as_text=True)
+    data = {"csrf_token": csrf_from(page.data), "item": f"{course.id}:{session.id}", "quantity": "1",
+            "method": "terminal", "approval_code": "", "sale_key": "t1"}
+    r = client.post(f"/counter/customers/{person.id}/sell", data=data)
+    assert r.status_code == 400 and 'id="approval_code-error"' in r.get_data(as_text=True)
+    assert db.session.get(TrainingSession, session.id, populate_existing=True).seats_taken == 0
+    r = client.post(f"/counter/customers/{person.id}/sell", data={**data, "approval_code": "778899"})
+    assert r.status_code == 400 and 'id="terms_accepted-error"' in r.get_data(as_text=True)  # terms not accepted
+    r = client.post(f"/counter/customers/{person.id}/sell", data={**data, "approval_code": "778899",
+                                                                  "terms_accepted": "y"})
+    assert r.status_code == 302
+    assert db.session.get(TrainingSession, session.id, populate_existing=True).seats_taken == 1
+    sale = db.session.scalar(select(CounterSale))
+    assert (sale.method, sale.approval_code, sale.amount_sen) == ("terminal", "778899", 30000)
+    with pytest.raises(Conflict):  # the last seat is gone: the same rules as online
+        counter_service.sell(staff, make_user(), items=[(course.id, session.id, 1)], method="cash", sale_key="t2",
+                             terms_accepted=True)
 
 
 def test_refused_sales_change_nothing(app):
