@@ -339,8 +339,7 @@ def sell(actor: User, customer: User, *, items: list[tuple[int, int | None, int]
             raise Forbidden(_l("This runner's mandate does not include buying."))
         if method == "wallet" and not session.otp.may_use_wallet:
             raise Forbidden(_l("This runner's mandate does not include paying from the company's wallet."))
-    elif companies.is_company(customer):
-        pass  # the representative is at the counter (found by the company or their own MyKad)
+    # Without a runner session, a company buys through its representative at the counter.
     if method == "wallet" and not customer.is_primary:
         raise TierRequired(_l("Only Primary customers hold a wallet."), field="method")
     cart = orders.counter_items(customer, items)

@@ -341,6 +341,7 @@ def sell(user_id: int):
 def _report():
     form = DayEndForm(request.args)
     day = form.day.data if form.validate() and form.day.data else to_local(utcnow()).date()
+    form.day.data = day
     return form, service.day_end(current_user._get_current_object(), day)
 
 

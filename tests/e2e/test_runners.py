@@ -88,6 +88,11 @@ def test_runner_otp_from_company_to_counter_and_back(live_server, page, _browser
         assert desk.locator("[data-testid=ready-lines]").count() == 0
         assert desk.get_by_test_id("runner-banner").is_visible()  # still acting for the company
         desk.screenshot(path=str(SHOTS / "runners-counter-session.png"), full_page=True)
+        # The day-end report has the sale, and agrees with the ledger.
+        desk.goto(live_server.url + "/counter/day-end")
+        assert "RM 25.00" in desk.get_by_test_id("day-end-total").inner_text()
+        assert desk.get_by_test_id("day-end-agrees").is_visible()
+        desk.screenshot(path=str(SHOTS / "runners-day-end.png"), full_page=True)
     finally:
         ctx.close()
 
