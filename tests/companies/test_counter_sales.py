@@ -69,6 +69,8 @@ def test_cash_card_and_wallet_sales_use_the_online_path_and_agree_with_the_ledge
     assert report["totals"] == {"cash": 3000, "terminal": 1500, "wallet": 1500} == report["ledger"]
     assert report["agrees"] and report["total"] == 6000 and len(report["sales"]) == 3
     assert wallet.verify() == []
+    result = app.test_cli_runner().invoke(args=["wallet", "verify"])
+    assert result.exit_code == 0, result.output
 
 
 def test_day_end_page_and_csv(app):
