@@ -278,3 +278,24 @@ def test_customer_collects_only_with_their_own_document_at_their_counter(app):
     counter_service.collect(staff, person, line.id, collected_by="customer", collector_id_no="850615-10-5523")
     db.session.commit()
     assert db.session.scalar(select(Collection)).collector_name == person.full_name
+
+
+def _twin_sale(staff_id, customer_id, product_id):
+    from ebiz.accounts.models import User
+
+    counter_service.sell(db.session.get(User, staff_id), db.session.get(User, customer_id),
+                         items=[(product_id, None, 1)], method="wallet", sale_key="double-click")
+
+
+def test_a_sale_submitted_twice_at_once_is_one_sale(app, is_postgres):
+    staff, _ = staff_at()
+    person = make_user(tier=Tier.PRIMARY)
+    fund(person, 5000)
+    map_ = printed_product(price_sen=1500, stock=5)
+    results = race(app, _twin_sale, [(staff.id, person.id, map_.id)] * 2)
+    db.session.rollback()
+    assert results.count("ok") >= 1 and set(results) <= {"ok", "Conflict"}, results
+    assert db.session.scalar(select(func.count(CounterSale.id))) == 1
+    assert db.session.scalar(select(func.count(PaymentIntent.id))) == 1
+    assert db.session.get(Product, map_.id).stock == 4 and wallet.balance(person) == 3500
+    assert wallet.verify() == []
