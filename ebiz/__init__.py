@@ -92,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
     from .audit.views import bp as audit_bp
     from .catalog.views import bp as catalog_bp
+    from .counter.company_views import bp as company_bp
     from .counter.views import bp as counter_bp
     from .delivery.views import bp as delivery_bp
     from .licensing.views import bp as licensing_bp
@@ -102,7 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     from .wallet.views import bp as wallet_bp
 
     for bp in (main_bp, accounts_bp, audit_bp, admin_bp, catalog_bp, licensing_bp, verify_bp, delivery_bp,
-               payments_bp, wallet_bp, orders_bp, counter_bp):
+               payments_bp, wallet_bp, orders_bp, counter_bp, company_bp):
         app.register_blueprint(bp)
 
 

@@ -24,4 +24,5 @@ def seed_all() -> list[str]:
     from .orders import demo as orders_demo  # last: it buys from the catalogue with a wallet
 
     lines += orders_demo.seed()
+    lines += counter_demo.seed_runners_and_sales()  # a company's runners, and sales at a counter
     return lines

@@ -548,3 +548,22 @@ def upgrade_to_primary(actor: User, user: User, *, counter, document_ref: str, i
     record("account.tier_changed", actor=actor, target=user, ip=ip, old_tier=Tier.REGULAR,
            new_tier=Tier.PRIMARY, counter=counter.code, document=ref)
     queue_mail(user.email, _l("Your eBiz account is now Primary"), "primary_upgrade", user=user, counter=counter)
+
+
+# -------------------------------------------------------------------- companies
+
+def company_by_reg_no(reg_no: str) -> User | None:
+    """The company account registered under this (normalised) SSM number, or None."""
+    return db.session.scalar(select(User).where(User.kind == Kind.COMPANY, User.role == Role.CUSTOMER,
+                                                User.company_reg_no == reg_no))
+
+
+def set_company_representative(company: User, *, full_name: str, mykad: str) -> User:
+    """The companies domain changed the representative: the account now names the new one
+    (name and MyKad), and every session of the account ends (the old representative's too)."""
+    company = _lock(company)
+    if company.kind != Kind.COMPANY:
+        raise ValidationError(_l("Only company accounts have a representative."))
+    company.full_name, company.rep_mykad = full_name, mykad
+    _bump_sessions(company)
+    return company

@@ -1,6 +1,6 @@
 """Staff console: each role's home, user search, enable/disable, roles and counters."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -10,6 +10,8 @@ from ..accounts import service as accounts
 from ..accounts.decorators import roles_required
 from ..accounts.models import STAFF_ROLES, Role, Tier, User
 from ..accounts.views import home_for
+from ..companies import service as companies
+from ..companies.forms import RepresentativeForm
 from ..counter.models import Counter
 from ..errors import EbizError
 from ..extensions import db
@@ -139,3 +141,33 @@ def set_role(user_id: int):
         db.session.commit()
         flash(_("The role was saved."), "success")
     return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+@bp.route("/users/<int:user_id>/representative", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def company_representative(user_id: int):
+    """Change a company's representative (the old one leaves or changes): reason and reference required."""
+    user = accounts.get_user(user_id)
+    if not companies.is_company(user):
+        abort(404)
+    form = RepresentativeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            companies.change_representative(current_user._get_current_object(), user,
+                                            full_name=form.full_name.data, mykad=form.mykad.data,
+                                            reason=form.reason.data, reference=form.reference.data,
+                                            ip=request.remote_addr)
+        except EbizError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+            status = 400
+        else:
+            db.session.commit()
+            flash(_("The representative was changed; the company was told and its sessions ended."), "success")
+            return redirect(url_for("admin.company_representative", user_id=user.id))
+    elif request.method == "POST":
+        status = 400
+    return render_template("admin/company_representative.html", user=user, form=form,
+                           current=companies.current_representative(user),
+                           history=companies.representative_history(user)), status

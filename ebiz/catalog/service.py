@@ -434,6 +434,23 @@ def upcoming_sessions(product: Product, now: datetime | None = None) -> list[Tra
     return [s for s in product.sessions if s.starts_at >= now and not s.cancelled]
 
 
+def counter_offer(now: datetime | None = None) -> list[tuple[Product, TrainingSession | None]]:
+    """What a counter sells: published printed products, and the upcoming sessions of published
+    training (each with seats left), by name."""
+    now = now or utcnow()
+    products = db.session.scalars(select(Product).where(
+        Product.status == "published",
+        or_(Product.type == "printed", (Product.type == "service") & (Product.service_kind == "training")))
+        .order_by(Product.name, Product.id)).all()
+    offer: list[tuple[Product, TrainingSession | None]] = []
+    for p in products:
+        if p.type == "printed":
+            offer.append((p, None))
+        else:
+            offer += [(p, s) for s in sorted(upcoming_sessions(p, now), key=lambda s: s.starts_at) if s.seats_left > 0]
+    return offer
+
+
 # -- staff edits --------------------------------------------------------------------
 
 _SLUG = re.compile(r"[^a-z0-9]+")

@@ -62,6 +62,7 @@ PAYMENT_FILTERS: dict[str, tuple[str, ...]] = {
 MAX_QUANTITY = 99
 MAX_ORDER_SEN = 2_000_000_000  # RM 20 million: order totals are stored as INTEGER sen (to 2**31 - 1)
 PAYMENT_METHODS = ("wallet", "fpx", "card")
+COUNTER_PAYMENT_METHODS = ("cash", "terminal", "wallet")
 
 # Why an order cannot change, one whole sentence per status it is in (word order differs by language).
 NO_TRANSITION = {
@@ -232,10 +233,13 @@ def latest_release(product):
 
 
 def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | None = None,
-             user_agent: str | None = None, collect_counter_id: int | None = None, now=None) -> Order:
+             user_agent: str | None = None, collect_counter_id: int | None = None, now=None,
+             items: list[CartItem] | None = None) -> Order:
     """Turn the cart into an order: accept licences, reserve stock and seats, issue the invoice.
 
     `accepted` maps product id -> the licence SHA-256 the customer was shown and ticked.
+    `items`: what a counter sells (`counter_items`), instead of the customer's own cart, which
+    stays as it is; everything else (prices, stock, seats, invoice, mail) is the same path.
     """
     from ..catalog import service as catalog
     from ..licensing import service as licensing
@@ -247,7 +251,8 @@ def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | Non
     existing = db.session.scalar(select(Order).where(Order.user_id == user.id, Order.checkout_key == checkout_key))
     if existing is not None:
         return existing
-    items = cart_items(user)
+    from_cart = items is None
+    items = cart_items(user) if from_cart else items
     if not items:
         raise ValidationError(_l("Your cart is empty."))
     now = now or utcnow()
@@ -314,13 +319,71 @@ def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | Non
     order.total_sen = total
     db.session.flush()
     invoice = _issue_invoice(order, user, now)
-    for item in items:
+    for item in items if from_cart else ():
         db.session.delete(item)
     record("order.checkout", actor=user, target=order, ip=ip, reference=order.reference, total_sen=total,
            invoice=invoice.number)
     _mail_invoice(order, invoice)
     db.session.flush()
     return order
+
+
+def counter_items(user, wanted: list[tuple[int, int | None, int]]) -> list[CartItem]:
+    """What a counter sells, as cart lines that are never stored: (product id, training session id,
+    quantity) each, checked as `add_to_cart` checks them. Only printed products and training seats
+    are sold at a counter."""
+    from ..catalog.models import Product
+
+    items: dict[tuple[int, int | None], CartItem] = {}
+    for product_id, session_id, quantity in wanted:
+        product = db.session.get(Product, product_id) if isinstance(product_id, int) else None
+        if product is None or product.status != "published":
+            raise NotFound(_l("This product is not available."), field="product")
+        if not (product.type == "printed" or (product.type == "service" and product.service_kind == "training")):
+            raise ValidationError(_l("Only printed products and training seats are sold at the counter."),
+                                  field="product")
+        _check_purchase(user, product)
+        if not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+            raise ValidationError(_l("Choose a quantity between 1 and %(n)s.", n=MAX_QUANTITY), field="quantity")
+        ts = None
+        if product.type == "service":
+            from ..catalog.models import TrainingSession
+
+            ts = db.session.get(TrainingSession, session_id) if isinstance(session_id, int) else None
+            if ts is None or ts.product_id != product.id or ts.cancelled or ts.starts_at <= utcnow():
+                raise ValidationError(_l("Choose a training session."), field="session_id")
+            quantity = 1
+        key = (product.id, ts.id if ts else None)
+        if key in items:
+            items[key].quantity = min(MAX_QUANTITY, items[key].quantity + (quantity if ts is None else 0))
+        else:
+            items[key] = CartItem(user_id=user.id, product_id=product.id, product=product,
+                                  session_id=ts.id if ts else None, session=ts, quantity=quantity)
+    return list(items.values())
+
+
+def pay_at_counter(user, order: Order, *, method: str, idempotency_key: str, counter_code: str, counter_name: str,
+                   approval_code: str | None = None):
+    """Pay `order` at a counter now: cash, the counter's card terminal, or the wallet (Primary only).
+    The same intent, settlement, receipt and mail as online; the receipt names the counter."""
+    from ..payments import service as payments
+
+    if order.user_id != user.id:
+        raise NotFound()
+    if method not in COUNTER_PAYMENT_METHODS:
+        raise ValidationError(_l("Choose how to pay."), field="method")
+    if method == "wallet" and not user.is_primary:
+        raise TierRequired(_l("Only Primary customers hold a wallet."), field="method")
+    order = _lock_order(order.id)
+    if (why := _not_payable(order, user)) is not None:
+        raise Conflict(why)
+    if order.total_sen == 0:
+        _mark_paid(order, method="free", payment_ref=None, now=utcnow())
+        return None
+    intent = payments.create_intent(user, kind="order", payable_ref=order.reference, amount_sen=order.total_sen,
+                                    method=method, idempotency_key=idempotency_key)
+    return payments.pay_at_counter(intent, counter_code=counter_code, counter_name=counter_name,
+                                   approval_code=approval_code)
 
 
 def _expire_overdue_holders(items, now) -> None:
@@ -974,3 +1037,34 @@ def staff_queue(kind: str | None = None):
     elif kind == "service":
         q = q.where(OrderLine.product_type == "service")
     return q.order_by(Order.paid_at, OrderLine.id)
+
+
+def ready_for_collection(user_id: int, counter_id: int) -> list[OrderLine]:
+    """The customer's printed lines ready for collection at this counter, each with its order."""
+    return list(db.session.scalars(
+        select(OrderLine).join(Order).where(Order.user_id == user_id, Order.collect_counter_id == counter_id,
+                                            Order.status == S.PAID, OrderLine.status == LineStatus.READY,
+                                            OrderLine.product_type == "printed")
+        .options(contains_eager(OrderLine.order)).order_by(Order.paid_at, OrderLine.id)))
+
+
+def hand_over(line_id: int, *, user_id: int, counter_id: int, actor, ip: str | None = None) -> OrderLine:
+    """A ready printed line of `user_id`'s order, collectable at `counter_id`, is handed over (collected)."""
+    line = db.session.get(OrderLine, line_id) if isinstance(line_id, int) else None
+    order = _lock_order(line.order_id) if line is not None else None
+    if order is None or order.user_id != user_id or order.collect_counter_id != counter_id \
+            or line.product_type != "printed":
+        raise NotFound(_l("This order is not waiting for collection here."))
+    if order.status != S.PAID or line.status != LineStatus.READY:
+        raise Conflict(_l("This line is not ready for collection (collected already, or not ready yet)."))
+    return mark_line(line.id, LineStatus.COLLECTED, actor=actor, ip=ip)
+
+
+def credit_notes_for(references, since, until) -> list[CreditNote]:
+    """Credit notes issued in [since, until) for the orders with these references (a list or a
+    subquery), each with its invoice and order, oldest first."""
+    return list(db.session.scalars(
+        select(CreditNote).join(Invoice, CreditNote.invoice_id == Invoice.id).join(Order, Invoice.order_id == Order.id)
+        .where(Order.reference.in_(references), CreditNote.issued_at >= since, CreditNote.issued_at < until)
+        .options(contains_eager(CreditNote.invoice).contains_eager(Invoice.order))
+        .order_by(CreditNote.issued_at, CreditNote.id)))

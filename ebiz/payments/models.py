@@ -43,14 +43,19 @@ class Method:
     FPX = "fpx"
     CARD = "card"
     WALLET = "wallet"
-    ALL = (FPX, CARD, WALLET)
+    CASH = "cash"  # at a counter
+    TERMINAL = "terminal"  # a counter's card terminal (its approval code recorded)
+    ALL = (FPX, CARD, WALLET, CASH, TERMINAL)
     ONLINE = (FPX, CARD)
+    COUNTER = (CASH, TERMINAL)
 
 
 METHOD_LABELS = {
     Method.FPX: _l("FPX online banking"),
     Method.CARD: _l("Credit or debit card (Visa, Mastercard)"),
     Method.WALLET: _l("eBiz wallet"),
+    Method.CASH: _l("Cash at the counter"),
+    Method.TERMINAL: _l("Card at the counter's terminal"),
     "free": _l("Free of charge"),  # an order of RM 0.00, confirmed without a payment
 }
 
@@ -126,6 +131,10 @@ class PaymentIntent(db.Model):
     receipt_no: Mapped[str | None] = mapped_column(String(32), unique=True)
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_note: Mapped[str | None] = mapped_column(String(300))  # a ReviewNote code
+    # Paid at a counter (cash, its card terminal, or the wallet there): which one, as the receipt names it.
+    counter_code: Mapped[str | None] = mapped_column(String(10))
+    counter_name: Mapped[str | None] = mapped_column(String(120))
+    approval_code: Mapped[str | None] = mapped_column(String(20))  # the card terminal's approval code
     payer: Mapped[dict | None] = mapped_column(JSON)  # who paid, as the receipt names them (receipts.payer_snapshot)
     requery_count: Mapped[int] = mapped_column(default=0)
     next_requery_at: Mapped[object | None] = mapped_column(db.DateTime)

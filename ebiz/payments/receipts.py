@@ -106,7 +106,8 @@ def receipt_pdf(intent, description: str) -> bytes:
     pdf_issuer_block(pdf, agency_issuer())
     pdf.set_font("Helvetica", "", 11)
     method = {"fpx": f"{_('FPX online banking')} ({bank_name(intent.bank_code)})", "card": _("Card"),
-              "wallet": _("eBiz wallet")}
+              "wallet": _("eBiz wallet"), "cash": _("Cash at the counter"),
+              "terminal": _("Card at the counter's terminal")}
     rows = [
         (_("Receipt"), intent.receipt_no),
         (_("Date"), format_local(intent.succeeded_at, "%d/%m/%Y %H:%M")),
@@ -114,6 +115,7 @@ def receipt_pdf(intent, description: str) -> bytes:
         (_("For"), description),
         (_("Payment reference"), intent.reference),
         (_("Method"), method.get(intent.method, intent.method)),
+        *([(_("Paid at"), f"{intent.counter_name} ({intent.counter_code})")] if intent.counter_code else []),
         (_("Gateway transaction"), intent.gateway_txn_id or "-"),
         (_("Amount paid"), format_sen(intent.amount_sen)),
     ]

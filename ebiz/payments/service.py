@@ -343,6 +343,30 @@ def pay_with_wallet(intent: PaymentIntent) -> PaymentIntent:
     return intent
 
 
+# -- paying at a counter ------------------------------------------------------------------
+def pay_at_counter(intent: PaymentIntent, *, counter_code: str, counter_name: str,
+                   approval_code: str | None = None) -> PaymentIntent:
+    """Succeed an intent paid at a counter now: cash, the counter's card terminal (its approval
+    code), or the wallet there. The receipt names the counter; the settle handler's ledger
+    posting uses the counter's clearing account (wallet.service.collect)."""
+    if intent.method not in (*Method.COUNTER, Method.WALLET):
+        raise ValidationError(_l("This payment is not paid at a counter."))
+    if intent.method == Method.TERMINAL and not approval_code:
+        raise ValidationError(_l("Enter the card terminal's approval code."), field="approval_code")
+    with db.session.begin_nested():
+        intent = _lock(intent)
+        if intent.status == S.SUCCEEDED:
+            _event(intent, "counter", None, "duplicate", counter=counter_code)
+            return intent
+        if intent.status != S.PENDING:
+            raise Conflict(_l("This payment is no longer waiting to be paid."))
+        intent.counter_code, intent.counter_name = counter_code, counter_name
+        intent.approval_code = approval_code if intent.method == Method.TERMINAL else None
+        _event(intent, "counter", None, "applied", counter=counter_code)
+        _succeed(intent, source="counter")
+    return intent
+
+
 # -- applying gateway news ----------------------------------------------------------------
 _DEFER_KEY = "payments.run_last"
 _SLOT = "[[receipt-no]]"  # where the receipt number goes in the receipt mail rendered before it is known

@@ -5,7 +5,9 @@ The contract other domains use:
 - `collect(intent)`: the ledger posting for a succeeded intent that pays for something:
   method "wallet" debits the customer's wallet (row lock; InsufficientFunds; a balance
   never goes negative) and credits revenue; online methods debit gateway clearing and
-  credit revenue. Idempotent per intent. Call it from your payable's `settle`.
+  credit revenue; counter methods (cash, card terminal) debit that counter's own clearing
+  account (`counter_account`) and credit revenue. Idempotent per intent. Call it from your
+  payable's `settle`.
 - `refund_to_wallet(user, amount_sen, *, idempotency_key, memo)`: credit the wallet from
   the refunds account (idempotent per key); `memo` is the language-neutral detail shown
   after "Refund for" (e.g. the order reference).
@@ -84,6 +86,21 @@ def system_account(code: str) -> LedgerAccount:
     if code not in SystemAccount.ALL:
         raise ValueError(code)
     return _get_or_create(code, AccountKind.SYSTEM)
+
+
+COUNTER_ACCOUNT_PREFIX = {Method.CASH: "counter_cash:", Method.TERMINAL: "counter_card:"}
+
+
+def counter_account_code(counter_code: str, method: str) -> str:
+    """The ledger code of a counter's cash or card-terminal clearing account ("counter_cash:SGR")."""
+    if method not in COUNTER_ACCOUNT_PREFIX or not counter_code:
+        raise ValueError((counter_code, method))
+    return f"{COUNTER_ACCOUNT_PREFIX[method]}{counter_code}"
+
+
+def counter_account(counter_code: str, method: str) -> LedgerAccount:
+    """Each counter has its own cash and card clearing accounts (system accounts, no cached balance)."""
+    return _get_or_create(counter_account_code(counter_code, method), AccountKind.SYSTEM)
 
 
 def wallet_account(user, *, create: bool = True) -> LedgerAccount | None:
@@ -172,6 +189,11 @@ def collect(intent) -> LedgerPosting:
                                     (f"wallet:{user.id}", AccountKind.WALLET, user.id))
         lines = [(revenue, intent.amount_sen), (wallet, -intent.amount_sen)]
         kind = PostingKind.SPEND
+    elif intent.method in Method.COUNTER:  # cash or card terminal at a counter: that counter's clearing account
+        revenue = system_account(SystemAccount.REVENUE)
+        till = counter_account(intent.counter_code, intent.method)
+        lines = [(revenue, intent.amount_sen), (till, -intent.amount_sen)]
+        kind = PostingKind.PAYMENT
     else:
         revenue = system_account(SystemAccount.REVENUE)
         lines = [(revenue, intent.amount_sen), (system_account(SystemAccount.CLEARING), -intent.amount_sen)]
@@ -421,6 +443,24 @@ def statement(user, *, since=None, until=None) -> tuple[int, list[dict], int]:
                      "description": describe_posting(posting.kind, posting.memo),
                      "amount_sen": entry.amount_sen, "balance_sen": running})
     return opening, rows, running
+
+
+def account_total(code: str, since, until) -> int:
+    """The sum of a ledger account's entries in [since, until) (0 when the account does not exist)."""
+    return int(db.session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_sen), 0)).join(LedgerAccount)
+        .where(LedgerAccount.code == code, LedgerEntry.created_at >= since, LedgerEntry.created_at < until)))
+
+
+def collected_total(intent_refs: list[str]) -> int:
+    """What the ledger's revenue account received for these payment intents (their `collect` postings)."""
+    if not intent_refs:
+        return 0
+    return int(db.session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_sen), 0))
+        .join(LedgerPosting, LedgerEntry.posting_id == LedgerPosting.id).join(LedgerAccount)
+        .where(LedgerAccount.code == SystemAccount.REVENUE,
+               LedgerPosting.idempotency_key.in_([f"collect:{ref}" for ref in intent_refs]))))
 
 
 def verify() -> list[str]:

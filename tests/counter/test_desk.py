@@ -35,13 +35,61 @@ def test_find_and_upgrade_with_the_matching_document(client):
         == "primary_upgrade"
 
 
-def test_company_upgraded_on_its_certificate(client):
+def _company_upgrade(client, company, **fields):
+    page = client.get(f"/counter/customers/{company.id}")
+    data = {"csrf_token": csrf_from(page.data), "present": "representative", "person_name": "Siti Aminah",
+            "document_type": "mykad", "document_number": "", "identity_check": "chip", "certificate_no": ""}
+    data.update(fields)
+    return client.post(f"/counter/customers/{company.id}/company-upgrade", data=data)
+
+
+def test_company_page_says_who_may_come_and_the_representative_upgrades_it(client):
+    staff, counter = _staff(client)
+    company = make_user(kind=Kind.COMPANY, company_reg_no="201901012345", rep_mykad="850615105523",
+                        full_name="Siti Aminah")
+    html = client.get(f"/counter/customers/{company.id}").get_data(as_text=True)
+    assert 'data-testid="company-upgrade"' in html and "Siti Aminah" in html and "850615105523" in html
+    r = _company_upgrade(client, company, document_number="850615-10-5523")
+    assert r.status_code == 302
+    db.session.refresh(company)
+    assert company.tier == Tier.PRIMARY
+    ev = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "company.primary_check"))
+    assert ev.actor_id == staff.id and ev.details["present"] == "representative"
+    assert ev.details["document"] == "mykad:850615105523" and ev.details["identity_check"] == "chip"
+    assert ev.details["certificate_seen"] is False and ev.details["counter"] == counter.code
+
+
+def test_company_upgrade_by_the_wrong_person_is_refused_with_the_reason(client):
     _staff(client)
-    company = make_user(kind=Kind.COMPANY, company_reg_no="201901012345")
+    company = make_user(kind=Kind.COMPANY, company_reg_no="201901012345", rep_mykad="850615105523")
+    cases = [
+        (dict(document_number="900101145678"), "document_number", "not the representative"),
+        (dict(document_type="passport", document_number="K1234567"), "document_number", "not the representative"),
+        (dict(present="owner", document_number="900101145678"), "certificate_seen", "certificate"),
+        (dict(present="owner", document_number="900101145678", certificate_seen="y",
+              certificate_no="202001000005"), "certificate_no", "another company"),
+    ]
+    for fields, field, words in cases:
+        r = _company_upgrade(client, company, **fields)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 400 and f'id="{field}-error"' in html and words in html, fields
+    # The old way (a certificate on its own) no longer upgrades a company.
     page = client.get(f"/counter/customers/{company.id}")
     client.post(f"/counter/customers/{company.id}", data={"csrf_token": csrf_from(page.data),
                                                            "document_type": "company_cert",
-                                                           "document_number": "2019-01-012345"})
+                                                           "document_number": "201901012345"})
+    db.session.refresh(company)
+    assert company.tier == Tier.REGULAR
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action.in_(
+        ["company.primary_check", "account.tier_changed"]))) is None
+
+
+def test_company_owner_with_the_certificate_upgrades_it(client):
+    _staff(client)
+    company = make_user(kind=Kind.COMPANY, company_reg_no="201901012345", rep_mykad="850615105523")
+    r = _company_upgrade(client, company, present="owner", person_name="Lim Ah Kow", document_number="900101145678",
+                         certificate_seen="y", certificate_no="2019-01-012345", identity_check="photo")
+    assert r.status_code == 302
     db.session.refresh(company)
     assert company.tier == Tier.PRIMARY
 
