@@ -79,4 +79,4 @@ class ProfileForm(Form):
     """What a customer may change themselves; identity numbers are corrected at a counter."""
     full_name = StringField(_l("Full name"), validators=[Length(max=200)])
     phone = StringField(_l("Phone (optional)"), validators=[Optional(), Length(max=30)])
-    address = TextAreaField(_l("Postal address (optional)"), validators=[Optional(), Length(max=500)])
+    address = TextAreaField(_l("Postal address (optional)"), validators=[Optional(), Length(max=2000)])  # 500: service

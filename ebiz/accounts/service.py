@@ -328,9 +328,9 @@ def _not_correct(tries_left: int) -> ValidationError:
     """The refusal of a wrong password; once few tries remain before the lockout, it says how many."""
     if 0 < tries_left <= WARN_WHEN_TRIES_LEFT:
         minutes = max(1, current_app.config["LOGIN_LOCKOUT_SECONDS"] // 60)
-        return ValidationError(_l("The email, identity number or password is not correct. %(n)d more wrong "
-                                  "tries and sign-in is paused for %(minutes)d minutes: if you are unsure, "
-                                  "choose a new password with \u201cForgot your password?\u201d.",
+        return ValidationError(_l("The email, identity number or password is not correct. Tries left before "
+                                  "sign-in is paused for %(minutes)d minutes: %(n)d. Unsure of the password? "
+                                  "Choose a new one with \u201cForgot your password?\u201d.",
                                   n=tries_left, minutes=minutes), field="password", tries_left=tries_left)
     return ValidationError(_NOT_CORRECT, field="password")
 

@@ -2,7 +2,7 @@
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ebiz.accounts.models import User
 from ebiz.audit.models import AuditEvent
@@ -159,3 +159,41 @@ def test_change_to_a_taken_address_answers_as_any_other_and_tells_that_address(c
         (user.email, "email_change_notice")]
     assert "/account/email/confirm/" not in mails[0].body_text
     assert db.session.get(User, user.id).email == user.email
+
+
+def _request_change(client, new):
+    page = client.get("/account/email")
+    r = client.post("/account/email", data={"csrf_token": csrf_from(page.data), "new_email": new,
+                                            "current_password": PASSWORD})
+    assert r.status_code == 302
+    return _link(_mails(new)[-1])
+
+
+def test_the_confirmation_page_names_the_address_being_confirmed(app, client):
+    user = make_user(email="lama@contoh.my")
+    sign_in(client, user)
+    path = _request_change(client, "baru@contoh.my")
+    html = app.test_client().get(path).get_data(as_text=True)
+    said = re.search(r'data-testid="confirm-email-address">([^<]*)<', html).group(1)
+    assert "baru@contoh.my" in said and "lama@contoh.my" in said
+    # A used or forged link says so at once, instead of offering a button that cannot work.
+    assert app.test_client().get(path + "x").status_code == 400
+
+
+def test_pruning_the_audit_trail_does_not_revive_a_used_email_change_link(app, client):
+    """The change count lives on the account, not in the audit events."""
+    user = make_user(email="asal@contoh.my")
+    sign_in(client, user)
+    first = _request_change(client, "baru@contoh.my")
+    client.post(first, data={"csrf_token": csrf_from(client.get(first).data)})
+    second = _request_change(client, "asal@contoh.my")
+    client.post(second, data={"csrf_token": csrf_from(client.get(second).data)})
+    db.session.expire_all()
+    assert (db.session.get(User, user.id).email, db.session.get(User, user.id).email_change_count) == (
+        "asal@contoh.my", 2)
+    db.session.execute(delete(AuditEvent))  # an archive job prunes the trail
+    db.session.commit()
+    assert client.get(first).status_code == 400
+    client.post(first, data={"csrf_token": csrf_from(client.get("/account/email").data)})
+    db.session.expire_all()
+    assert db.session.get(User, user.id).email == "asal@contoh.my"
