@@ -20,7 +20,7 @@ def test_the_base_url_follows_flask_run_host_and_port(monkeypatch):
     monkeypatch.setenv("FLASK_RUN_PORT", "5311")
     monkeypatch.delenv("FLASK_RUN_HOST", raising=False)
     assert config._dev_base_url() == "http://127.0.0.1:5311"
-    monkeypatch.setenv("FLASK_RUN_HOST", "0.0.0.0")
+    monkeypatch.setenv("FLASK_RUN_HOST", "0.0.0.0")  # noqa: S104  (what `flask run --host 0.0.0.0` sets)
     assert config._dev_base_url() == "http://127.0.0.1:5311"  # "every interface" is no address for a link
     monkeypatch.setenv("FLASK_RUN_HOST", "::1")
     assert config._dev_base_url() == "http://[::1]:5311"

@@ -13,7 +13,15 @@ Invariants:
 - Bumping `session_version` ends every session of the user (sign-out,
   password change or reset, disable).
 - Tokens carry a fingerprint of the state they may change: a reset link dies
-  after use or any password change, an email-change link when the email changes.
+  after use or any password change, an email-change link when the email changes
+  (the address and `email_change_count`, kept on the account), a registration
+  link once followed.
+- Registration and email change are not oracles: the form answers the same for
+  a free and a taken email or identity number; the mailboxes are told which.
+  An account registered through the form cannot sign in until its emailed
+  link is followed (or its password is reset through the email).
+- A login that names no account answers like one that does: the same work, the
+  same tries-left warning and lockout (its failures counted in the limiter).
 - Every privileged change writes an audit event in the same transaction.
 """
 

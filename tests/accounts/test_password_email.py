@@ -2,7 +2,7 @@
 
 import re
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from ebiz.accounts.models import User
 from ebiz.audit.models import AuditEvent
@@ -191,6 +191,8 @@ def test_pruning_the_audit_trail_does_not_revive_a_used_email_change_link(app, c
     db.session.expire_all()
     assert (db.session.get(User, user.id).email, db.session.get(User, user.id).email_change_count) == (
         "asal@contoh.my", 2)
+    if db.engine.dialect.name == "postgresql":  # the append-only trigger: as an archive job run by the owner
+        db.session.execute(text("SET LOCAL session_replication_role = replica"))
     db.session.execute(delete(AuditEvent))  # an archive job prunes the trail
     db.session.commit()
     assert client.get(first).status_code == 400
