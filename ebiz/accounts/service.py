@@ -358,6 +358,8 @@ def _unknown_login_failure(login: str):
     key = "unknown-login:" + fingerprint((login or "").strip().lower().replace("-", "").replace(" ", ""))
     failures = RateLimitItemPerSecond(threshold, UNKNOWN_LOGIN_MEMORY_SECONDS)
     locked = RateLimitItemPerSecond(1, seconds)
+    if limiter._key_prefix:  # under the app's own prefix in a shared Redis, as Flask-Limiter's keys
+        key = f"{limiter._key_prefix}/{key}"
     try:
         strategy = limiter.limiter
         if not strategy.test(locked, key):
@@ -489,6 +491,11 @@ def verify_totp(user: User, code: str, *, ip: str | None = None) -> None:
         raise LockedOut(_lockout_message(user.locked_until), field="code")
     if reason == "totp_reused":
         raise ValidationError(_l("This code was already used. Wait for the next code."), field="code")
+    tries_left = current_app.config["LOGIN_LOCKOUT_THRESHOLD"] - user.failed_login_count
+    if 0 < tries_left <= WARN_WHEN_TRIES_LEFT:
+        raise ValidationError(_l("The code is not correct. Tries left before sign-in is paused for %(minutes)d "
+                                 "minutes: %(n)d. Check that your phone's clock is right.", n=tries_left,
+                                 minutes=max(1, current_app.config["LOGIN_LOCKOUT_SECONDS"] // 60)), field="code")
     raise ValidationError(_l("The code is not correct."), field="code")
 
 

@@ -199,3 +199,15 @@ def test_pruning_the_audit_trail_does_not_revive_a_used_email_change_link(app, c
     client.post(first, data={"csrf_token": csrf_from(client.get("/account/email").data)})
     db.session.expire_all()
     assert db.session.get(User, user.id).email == "asal@contoh.my"
+
+
+def test_forgot_password_mails_to_one_address_are_limited_whatever_the_ip(app):
+    app.config.update(REGISTER_RATE_LIMIT_EMAIL="2 per hour")
+    make_user(email="siti@contoh.my")
+    for n in range(3):
+        client = app.test_client()
+        page = client.get("/account/forgot")
+        r = client.post("/account/forgot", data={"csrf_token": csrf_from(page.data), "email": "Siti@contoh.my"},
+                        environ_base={"REMOTE_ADDR": f"10.0.0.{n + 1}"})
+        assert r.status_code == (302 if n < 2 else 429), n
+    assert len(_mails("siti@contoh.my")) == 2
