@@ -23,6 +23,7 @@ def test_it_is_on_in_development_and_off_elsewhere_unless_set():
 def test_off_it_is_a_404_even_for_staff(app, client):
     msg = _mail()
     login_session(client, make_user(role=Role.ADMIN))
+    assert 'data-testid="nav-dev-mail"' not in client.get("/admin/").get_data(as_text=True)
     assert client.get("/dev/mail/").status_code == 404
     assert client.get(f"/dev/mail/{msg.id}").status_code == 404
 
@@ -32,6 +33,7 @@ def test_staff_list_the_outbox_and_read_each_message(app, client):
     msg = _mail()
     login_session(client, make_user(role=Role.COUNTER))
     html = client.get("/dev/mail/").get_data(as_text=True)
+    assert 'data-testid="nav-dev-mail"' in html
     assert "siti@contoh.my" in html and "Reset your eBiz password" in html and f"/dev/mail/{msg.id}" in html
     r = client.get(f"/dev/mail/{msg.id}")
     body = r.get_data(as_text=True)
