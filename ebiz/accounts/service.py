@@ -93,10 +93,6 @@ def _email_taken(email: str, exclude_id: int | None = None) -> bool:
     return db.session.scalar(q) is not None
 
 
-def _taken(column, value) -> bool:
-    return db.session.scalar(select(User.id).where(column == value)) is not None
-
-
 def find_by_login(login: str) -> User | None:
     """The user for an email, MyKad number or passport number (None when none)."""
     text = (login or "").replace("\x00", "").strip()
