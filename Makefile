@@ -33,10 +33,13 @@ install-dev: $(VENV)/.installed-dev
 translations: install
 	@$(VENV)/bin/pybabel --quiet compile -d translations
 
+# Links in mail and QR codes follow the port (config.py: PUBLIC_BASE_URL, unless set).
+run: export FLASK_RUN_HOST = $(HOST)
+run: export FLASK_RUN_PORT = $(PORT)
 run: install translations
 	$(FLASK) db upgrade
 	$(FLASK) ebiz seed-demo
-	$(FLASK) run --debug --host $(HOST) --port $(PORT)
+	$(FLASK) run --debug
 
 # Skipped quietly when Python 3.13 is absent (the LocalStack tests then skip, or fail under EBIZ_REQUIRE_SERVICES=1).
 s3venv:

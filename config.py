@@ -23,6 +23,14 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _dev_base_url() -> str:
+    host = os.environ.get("FLASK_RUN_HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):  # noqa: S104  (every interface: this machine's own address serves links)
+        host = "127.0.0.1"
+    port = os.environ.get("FLASK_RUN_PORT") or "5000"
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-change-me")
     SQLALCHEMY_DATABASE_URI = os.environ.get(
@@ -31,8 +39,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SERVER_NAME = os.environ.get("SERVER_NAME") or None
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
-    # Public base URL used in emails and QR codes (links that leave the request).
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # Public base URL used in emails and QR codes (links that leave the request); unset, it follows
+    # the host and port `flask run` / `make run PORT=...` serves on (FLASK_RUN_HOST, FLASK_RUN_PORT).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or _dev_base_url()
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     PROXY_FIX_COUNT = _int("PROXY_FIX_COUNT", 0)
 
@@ -83,6 +92,13 @@ class Config:
     PASSWORD_RESET_MAX_AGE = _int("PASSWORD_RESET_MAX_AGE", 3600)
     EMAIL_CHANGE_MAX_AGE = _int("EMAIL_CHANGE_MAX_AGE", 24 * 3600)
 
+    # Accounts (registration and its emailed link, sign-in limits, the development mail viewer).
+    REGISTER_RATE_LIMIT_IP = os.environ.get("REGISTER_RATE_LIMIT_IP", "10 per hour")
+    REGISTER_RATE_LIMIT_IDENTITY = os.environ.get("REGISTER_RATE_LIMIT_IDENTITY", "3 per hour;5 per day")
+    REGISTER_RATE_LIMIT_EMAIL = os.environ.get("REGISTER_RATE_LIMIT_EMAIL", "3 per hour;5 per day")
+    # /dev/mail lists the outbox to signed-in staff: on under `make run` (DEBUG), a 404 elsewhere unless set.
+    MAIL_VIEWER_ENABLED = _bool("MAIL_VIEWER_ENABLED", False)
+
     # Storage of product files.
     STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
     STORAGE_DIR = os.environ.get("STORAGE_DIR", str(BASE_DIR / "storage"))
@@ -132,6 +148,7 @@ class Config:
 
 class DevelopmentConfig(Config):
     DEBUG = True
+    MAIL_VIEWER_ENABLED = _bool("MAIL_VIEWER_ENABLED", True)
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 

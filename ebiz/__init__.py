@@ -9,7 +9,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, abort, g, request
+from flask import Flask, abort, g, request, session
 from flask_babel import get_locale
 from werkzeug.routing import IntegerConverter
 
@@ -89,6 +89,7 @@ def _select_locale() -> str:
 
 def _register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
+    from .admin.mailbox import bp as dev_mail_bp
     from .admin.views import bp as admin_bp
     from .audit.views import bp as audit_bp
     from .catalog.views import bp as catalog_bp
@@ -103,7 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     from .wallet.views import bp as wallet_bp
 
     for bp in (main_bp, accounts_bp, audit_bp, admin_bp, catalog_bp, licensing_bp, verify_bp, delivery_bp,
-               payments_bp, wallet_bp, orders_bp, counter_bp, company_bp):
+               payments_bp, wallet_bp, orders_bp, counter_bp, company_bp, dev_mail_bp):
         app.register_blueprint(bp)
 
 
@@ -153,7 +154,20 @@ def _register_request_rules(app: Flask) -> None:
         h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if request.is_secure:
             h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        _no_store(response)
         return response
+
+    def _no_store(response):
+        # Pages are for the person who asked (receipts, statements, downloads, forms with their CSRF
+        # token): no browser or shared cache keeps them. A signed-in user's responses always (over
+        # send_file's "no-cache"); an anonymous one unless its view chose its own caching. Static
+        # files (no one's data) keep theirs.
+        if request.endpoint == "static":
+            return
+        signed_in = session.get("_user_id") is not None  # the cookie says so: no database read here
+        if signed_in or not response.headers.get("Cache-Control"):
+            response.headers["Cache-Control"] = "no-store, private"
+            response.headers.pop("Expires", None)
 
     @app.before_request
     def _request_id():

@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 PURPOSES = {
     "password-reset": "PASSWORD_RESET_MAX_AGE",
     "email-change": "EMAIL_CHANGE_MAX_AGE",
+    "registration": "EMAIL_CHANGE_MAX_AGE",  # the link that finishes a registration
     "download": "DOWNLOAD_LINK_MAX_AGE",
     "migration": "EMAIL_CHANGE_MAX_AGE",
 }

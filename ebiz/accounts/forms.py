@@ -1,7 +1,7 @@
 """Accounts forms (Flask-WTF, CSRF on each). Kind-specific rules live in service.register."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import PasswordField, RadioField, SelectField, StringField
+from wtforms import PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
@@ -73,3 +73,10 @@ class ResetForm(Form):
 
 class ConfirmForm(Form):
     """A button only (its CSRF token)."""
+
+
+class ProfileForm(Form):
+    """What a customer may change themselves; identity numbers are corrected at a counter."""
+    full_name = StringField(_l("Full name"), validators=[Length(max=200)])
+    phone = StringField(_l("Phone (optional)"), validators=[Optional(), Length(max=30)])
+    address = TextAreaField(_l("Postal address (optional)"), validators=[Optional(), Length(max=2000)])  # 500: service

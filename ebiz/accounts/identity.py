@@ -10,6 +10,9 @@
   as 12 digits; or an older format (1 to 7 digits and a check letter, e.g.
   "123456-A", "1234567X"), stored as "1234567-X".
 - Email (email-validator, no DNS lookup): stored lower-case.
+- Phone (phonenumbers, Google's libphonenumber): a possible and valid number,
+  Malaysian when written without a country code ("012-345 6789"), stored in
+  E.164 ("+60123456789"); shown in the international format.
 
 Each function returns the normalised value or raises ValidationError with the
 field it belongs to.
@@ -17,6 +20,7 @@ field it belongs to.
 
 import re
 
+import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
@@ -85,6 +89,38 @@ def normalise_email(value: str | None, field: str = "email") -> str:
     except EmailNotValidError:
         raise ValidationError(_l("Enter a valid email address, for example nama@contoh.my."), field=field) from None
     return info.normalized.lower()
+
+
+PHONE_REGION = "MY"  # a number written without "+country code" is Malaysian
+MAX_PHONE_TEXT = 30
+
+
+def normalise_phone(value: str | None, field: str = "phone") -> str | None:
+    """A phone number in E.164, or None when left empty."""
+    raw = (value or "").strip()
+    if not raw:
+        return None
+    if len(raw) > MAX_PHONE_TEXT or not re.fullmatch(r"[0-9+()\s.-]+", raw):  # ASCII digits only
+        raise ValidationError(_l("Enter a phone number, for example 012-345 6789 or +60 3-2617 0800."), field=field)
+    try:
+        number = phonenumbers.parse(raw, PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError(_l("This is not a valid phone number. Write a Malaysian number as 012-345 6789, "
+                                 "another country's with its code, for example +65 6123 4567."), field=field)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str | None) -> str:
+    """A stored number as people write it (international format); other text as it is."""
+    if not e164:
+        return ""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164, PHONE_REGION),
+                                          phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164
 
 
 def countries() -> list[tuple[str, str]]:

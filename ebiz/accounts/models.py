@@ -9,12 +9,16 @@ Invariants:
   other session of the user (sign-out everywhere, password change, disable).
 - Staff (every role but customer) must have TOTP enrolled to use staff pages.
 - `totp_last_step` only moves forward: a TOTP code is accepted once.
+- `email_change_count` only grows (one per confirmed email change).
+- Identity numbers are not edited by the customer (a counter corrects them); name, phone
+  (E.164) and address are (service.update_profile).
 """
 
 from enum import StrEnum
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
@@ -58,7 +62,8 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(30))
+    phone: Mapped[str | None] = mapped_column(String(30))  # E.164 (see identity.normalise_phone)
+    address: Mapped[str | None] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(20), default=Kind.INDIVIDUAL)
 
     mykad: Mapped[str | None] = mapped_column(String(12), unique=True)
@@ -83,6 +88,12 @@ class User(UserMixin, db.Model):
     failed_login_count: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[object | None] = mapped_column(db.DateTime)
     locale: Mapped[str | None] = mapped_column(String(5))
+    # Registered through the form and the emailed link not yet followed: no sign-in until it is
+    # (registration answers alike for a new and a taken email; see service.register).
+    email_confirmation_pending: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # How many times the email address has changed: part of an email-change link's fingerprint,
+    # so a used link stays used even after the address changes back.
+    email_change_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     created_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow, onupdate=utcnow)

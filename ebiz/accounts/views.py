@@ -25,6 +25,7 @@ from .forms import (
     LoginForm,
     MfaDisableForm,
     MfaSetupForm,
+    ProfileForm,
     RegisterForm,
     ResetForm,
     TotpForm,
@@ -34,6 +35,9 @@ from .models import Role, User
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 PENDING_KEY = "mfa_pending"
 PENDING_MAX_AGE = 300
+# What the limits' deduct_when reads of this request (on the request, not in `g`: one per request).
+SIGNIN_OK = "ebiz.signin_ok"
+REGISTRATION_CHECKED = "ebiz.registration_checked"
 
 
 @bp.record_once
@@ -64,6 +68,11 @@ def rate_limit_retry_seconds() -> int | None:
     return max(1, int(current.reset_at - time.time()))
 
 
+@bp.app_template_global()
+def format_phone(e164: str | None) -> str:
+    return identity.format_phone(e164)
+
+
 def _ip() -> str | None:
     return request.remote_addr
 
@@ -80,13 +89,18 @@ def home_for(user: User) -> str:
 
 
 def fresh_session() -> None:
-    """Drop everything in the session (and the CSRF token cached for this request with it)."""
+    """Drop everything in the session (and the CSRF token cached for this request with it), except
+    the messages waiting to be shown (a welcome, "please sign in again"): they are for this person."""
+    flashes = session.get("_flashes")
     session.clear()
+    if flashes:
+        session["_flashes"] = flashes
     session.permanent = True  # lasts PERMANENT_SESSION_LIFETIME, not just the browser session
     g.pop("csrf_token", None)
 
 
 def _complete_login(user: User, *, mfa: bool, next_url: str | None):
+    request.environ[SIGNIN_OK] = True  # not counted by the per-account and per-IP limits
     fresh_session()  # a fresh session at sign-in: nothing carried over from before
     login_user(user)
     if mfa:
@@ -119,13 +133,63 @@ def _account_key() -> str:
     return "account:" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-_limit_ip = limiter.limit(_login_ip_limit, methods=["POST"], scope="login-ip")
-_limit_account = limiter.limit(_login_account_limit, key_func=_account_key, methods=["POST"], scope="login-account")
+def _signin_failed(_response) -> bool:
+    """Only failures count towards the sign-in limits: a right password (or code) never does."""
+    return not request.environ.get(SIGNIN_OK)
+
+
+_limit_ip = limiter.limit(_login_ip_limit, methods=["POST"], scope="login-ip", deduct_when=_signin_failed)
+_limit_account = limiter.limit(_login_account_limit, key_func=_account_key, methods=["POST"], scope="login-account",
+                               deduct_when=_signin_failed)
+_limit_forgot_ip = limiter.limit(_login_ip_limit, methods=["POST"], scope="forgot-ip")
+
+
+def _forgot_email_key() -> str:
+    """The address a reset link is asked for: one mailbox is not flooded with links."""
+    typed = (request.form.get("email") or "")[:254].strip().lower()
+    return "forgot:" + hashlib.sha256(typed.encode()).hexdigest()[:32]
+
+
+_limit_forgot_email = limiter.limit(lambda: current_app.config["REGISTER_RATE_LIMIT_EMAIL"],
+                                    key_func=_forgot_email_key, methods=["POST"], scope="forgot-email")
+
+
+# Registration: per IP, per identity number and per email address. Only submissions that reach the
+# checks of who already has an account count (a typo the form points out costs nothing).
+def _registration_identity_key() -> str:
+    ident = service.registration_identity(request.form.get("kind", ""), mykad=request.form.get("mykad"),
+                                          passport_no=request.form.get("passport_no"),
+                                          company_reg_no=request.form.get("company_reg_no"))
+    # No valid number: such a form never reaches the checks, so its shared key is never counted.
+    return "register-id:" + (hashlib.sha256(ident.encode()).hexdigest()[:32] if ident else "-")
+
+
+def _registration_email_key() -> str:
+    typed = (request.form.get("email") or "")[:254].strip().lower()
+    return "register-email:" + hashlib.sha256(typed.encode()).hexdigest()[:32]
+
+
+def _registration_checked(_response) -> bool:
+    return bool(request.environ.get(REGISTRATION_CHECKED))
+
+
+_limit_register_ip = limiter.limit(lambda: current_app.config["REGISTER_RATE_LIMIT_IP"], methods=["POST"],
+                                   scope="register-ip", deduct_when=_registration_checked)
+_limit_register_identity = limiter.limit(lambda: current_app.config["REGISTER_RATE_LIMIT_IDENTITY"],
+                                         key_func=_registration_identity_key, methods=["POST"],
+                                         scope="register-identity", deduct_when=_registration_checked)
+_limit_register_email = limiter.limit(lambda: current_app.config["REGISTER_RATE_LIMIT_EMAIL"],
+                                      key_func=_registration_email_key, methods=["POST"],
+                                      scope="register-email", deduct_when=_registration_checked)
+REGISTERED_EMAIL_KEY = "registered_email"
 
 
 # ------------------------------------------------------------ registration
 
 @bp.route("/register", methods=["GET", "POST"])
+@_limit_register_ip
+@_limit_register_identity
+@_limit_register_email
 def register():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -134,7 +198,7 @@ def register():
         SelectChoice(code, name) for code, name in identity.countries()]
     if form.validate_on_submit():
         try:
-            user = service.register(
+            service.register(
                 kind=form.kind.data, full_name=form.full_name.data, email=form.email.data,
                 password=form.password.data, phone=form.phone.data, mykad=form.mykad.data,
                 passport_no=form.passport_no.data, nationality=form.nationality.data,
@@ -144,9 +208,43 @@ def register():
             db.session.rollback()
             show_error(form, exc)
         else:
-            flash(_("Welcome to eBiz. Your account is ready."), "success")
-            return _complete_login(user, mfa=False, next_url=url_for("accounts.profile"))
+            # Whatever the outcome (a new account, an address or identity number that has one), the
+            # same answer: the mailbox is told which (see service.register).
+            request.environ[REGISTRATION_CHECKED] = True
+            db.session.commit()
+            session[REGISTERED_EMAIL_KEY] = form.email.data.strip()[:254]
+            return redirect(url_for("accounts.register_sent"))
     return render_template("accounts/register.html", form=form)
+
+
+@bp.get("/register/sent")
+def register_sent():
+    email = session.get(REGISTERED_EMAIL_KEY)
+    if not email:
+        return redirect(url_for("accounts.register"))
+    return render_template("accounts/register_sent.html", email=email,
+                           hours=current_app.config["EMAIL_CHANGE_MAX_AGE"] // 3600)
+
+
+@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+def confirm_registration(token: str):
+    """The emailed link: a button (a mail scanner's GET changes nothing), then signed in and welcomed."""
+    try:
+        user = service.registration_user(token)
+    except EbizError as exc:
+        return render_template("accounts/confirm_registration.html", form=None, problem=exc.message), 400
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            user = service.confirm_registration(token, ip=_ip())
+        except EbizError as exc:
+            db.session.rollback()
+            return render_template("accounts/confirm_registration.html", form=None, problem=exc.message), 400
+        if current_user.is_authenticated:
+            logout_user()
+        flash(_("Welcome to eBiz. Your account is ready."), "success")
+        return _complete_login(user, mfa=False, next_url=url_for("accounts.profile"))
+    return render_template("accounts/confirm_registration.html", form=form, problem=None, email=user.email)
 
 
 # ----------------------------------------------------------------- sign-in
@@ -173,6 +271,7 @@ def login():
                 fresh_session()
                 session[PENDING_KEY] = {"uid": user.id, "v": user.session_version, "at": int(time.time()),
                                         "next": safe_next(next_url, "")}
+                request.environ[SIGNIN_OK] = True  # the password was right: the code step counts its own
                 return redirect(url_for("accounts.mfa_verify"))
             return _complete_login(user, mfa=False, next_url=next_url)
     return render_template("accounts/login.html", form=form), status
@@ -227,7 +326,28 @@ def logout():
 @bp.get("/")
 @login_required
 def profile():
-    return render_template("accounts/profile.html", user=current_user, mfa_ok=mfa_verified())
+    return render_template("accounts/profile.html", user=current_user._get_current_object(), mfa_ok=mfa_verified())
+
+
+@bp.route("/edit", methods=["GET", "POST"])
+@login_required
+def edit_profile():
+    user = current_user._get_current_object()
+    form = ProfileForm(obj=None if request.method == "POST" else user)
+    if request.method == "GET":
+        form.phone.data = identity.format_phone(user.phone)
+    if form.validate_on_submit():
+        try:
+            changed = service.update_profile(user, full_name=form.full_name.data, phone=form.phone.data,
+                                             address=form.address.data, ip=_ip())
+        except EbizError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Your details were saved.") if changed else _("Nothing was changed."), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/edit_profile.html", form=form, user=user)
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -275,6 +395,10 @@ def change_email():
 
 @bp.route("/email/confirm/<token>", methods=["GET", "POST"])
 def confirm_email(token: str):
+    try:
+        user, new_email = service.email_change_target(token)
+    except EbizError as exc:
+        return render_template("accounts/confirm_email.html", form=None, problem=exc.message), 400
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
@@ -284,16 +408,18 @@ def confirm_email(token: str):
             flash(str(exc.message), "error")
         else:
             db.session.commit()
-            flash(_("Your email address was changed."), "success")
+            flash(_("Your email address was changed to %(email)s.", email=new_email), "success")
             return redirect(url_for("accounts.profile") if current_user.is_authenticated
                             else url_for("accounts.login"))
-    return render_template("accounts/confirm_email.html", form=form)
+    return render_template("accounts/confirm_email.html", form=form, problem=None, new_email=new_email,
+                           old_email=user.email)
 
 
 # ------------------------------------------------------------ forgot/reset
 
 @bp.route("/forgot", methods=["GET", "POST"])
-@_limit_ip
+@_limit_forgot_ip
+@_limit_forgot_email
 def forgot_password():
     form = ForgotForm()
     if form.validate_on_submit():

@@ -241,7 +241,8 @@ class S3Storage(Storage):
             "get_object",
             Params={"Bucket": self.bucket, "Key": self.object_key(key),
                     "ResponseContentDisposition": content_disposition(filename),
-                    "ResponseContentType": content_type},
+                    "ResponseContentType": content_type,
+                    "ResponseCacheControl": "private, no-store"},  # as the local backend: no cache keeps it
             ExpiresIn=int(expires_in or self.link_max_age))
 
     def serve(self, key: str, *, filename: str, content_type: str):

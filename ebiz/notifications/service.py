@@ -330,3 +330,14 @@ def _build(msg: OutboxMessage) -> EmailMessage:
 
 __all__ = ["MAX_ATTEMPTS", "backoff", "claim", "deliver", "hold_mail", "prepare_mail", "queue", "queue_mail",
            "release_held_mail", "retry_pending", "run_worker", "work_once"]
+
+
+# ------------------------------------------------------- development viewer
+
+def outbox_listing():
+    """A select() of outbox messages, newest first (the development mail viewer pages it)."""
+    return select(OutboxMessage).order_by(OutboxMessage.id.desc())
+
+
+def outbox_message(message_id: int) -> OutboxMessage | None:
+    return db.session.get(OutboxMessage, message_id)

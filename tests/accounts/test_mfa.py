@@ -156,3 +156,17 @@ def test_the_same_code_raced_from_two_threads_is_accepted_once(app):
     for t in threads:
         t.join(timeout=30)
     assert sorted(outcomes) == ["ok", "refused"]
+
+
+def test_the_code_step_counts_down_the_tries_left_before_the_lockout(app, client):
+    app.config.update(LOGIN_LOCKOUT_THRESHOLD=4, LOGIN_LOCKOUT_SECONDS=600, LOGIN_RATE_LIMIT_ACCOUNT="100 per minute")
+    user = make_user(role=Role.ADMIN)
+    _password_step(client, user)
+    good = totp_code(user)
+    wrong = "000000" if good != "000000" else "111111"
+    said = [re.search(r'id="code-error">([^<]*)<', _code_step(client, wrong).get_data(as_text=True)).group(1)
+            for _ in range(3)]
+    assert said[0] == "The code is not correct."
+    assert said[1].startswith("The code is not correct. Tries left before sign-in is paused for 10 minutes: 2.")
+    assert "Tries left before sign-in is paused for 10 minutes: 1." in said[2]
+    assert _code_step(client, wrong).status_code == 429

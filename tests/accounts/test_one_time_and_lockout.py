@@ -10,6 +10,7 @@ from ebiz.accounts.models import Kind, User
 from ebiz.audit.models import AuditEvent
 from ebiz.errors import ValidationError
 from ebiz.extensions import db
+from ebiz.notifications.models import OutboxMessage
 from ebiz.tokens import fingerprint, make_token
 from tests.factories import PASSWORD, csrf_from, make_grant, make_product, make_user, totp_code
 from tests.races import race
@@ -91,24 +92,39 @@ def test_a_reset_link_used_by_two_requests_at_once_resets_once(app):
     assert _count("account.password_reset") == 1
 
 
-def test_two_registrations_with_one_email_at_once_make_one_account_and_a_clear_error(app):
+def test_two_registrations_with_one_email_at_once_make_one_account_and_tell_the_mailbox(app):
+    outcomes = []
+
     def register(mykad):
-        service.register(kind="individual", full_name="Siti Aminah", email="same@contoh.my", password=STRONG,
-                         mykad=mykad)
+        outcomes.append(service.register(kind="individual", full_name="Siti Aminah", email="same@contoh.my",
+                                         password=STRONG, mykad=mykad))
 
     results = race(app, register, [("900101145678",), ("900101145679",)])
-    assert sorted(results) == ["ValidationError", "ok"], results
+    assert results == ["ok", "ok"], results
+    assert sorted(outcomes) == [service.EMAIL_TAKEN, service.REGISTERED]
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(User)) == 1
+    # The second was told as the mailbox of an existing (still unconfirmed) account is.
+    assert sorted(m.template for m in db.session.scalars(select(OutboxMessage))) == [
+        "registration_confirm", "registration_existing"]
 
 
-def test_a_duplicate_that_slipped_past_the_checks_names_its_field(app, monkeypatch):
+def test_a_duplicate_that_slipped_past_the_checks_is_answered_as_taken(app, monkeypatch):
     make_user(email="same@contoh.my")
-    monkeypatch.setattr(service, "_email_taken", lambda *a, **k: False)  # as a concurrent twin sees it
-    with pytest.raises(ValidationError) as caught:
-        service.register(kind="individual", full_name="Siti Aminah", email="same@contoh.my", password=STRONG,
-                         mykad="900101145678")
-    assert caught.value.field == "email" and "already exists" in str(caught.value.message)
+    real = service.account_with_email
+    calls = []
+
+    def first_time_none(email):  # the check sees no account, as a concurrent twin's request would
+        calls.append(email)
+        return None if len(calls) == 1 else real(email)
+
+    monkeypatch.setattr(service, "account_with_email", first_time_none)
+    outcome = service.register(kind="individual", full_name="Siti Aminah", email="same@contoh.my",
+                               password=STRONG, mykad="900101145678")
+    assert outcome == service.EMAIL_TAKEN
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+    assert db.session.scalar(select(OutboxMessage.template)) == "registration_existing"
 
 
 def test_a_licence_revoked_twice_at_once_is_revoked_and_audited_once(app):

@@ -275,3 +275,68 @@ def test_security_headers_on_pages(client):
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["Referrer-Policy"]
     assert "<script>" not in r.get_data(as_text=True) and 'style="' not in r.get_data(as_text=True)
+
+
+# -- issue 11 §3: only failures count; tries left; unknown logins answer alike ------------------------
+
+def test_successful_sign_ins_do_not_count_towards_the_limits(app):
+    """Ten ordinary sign-ins in a row used to earn the right password a 429."""
+    app.config.update(LOGIN_RATE_LIMIT_IP="3 per minute", LOGIN_RATE_LIMIT_ACCOUNT="3 per minute")
+    user = make_user()
+    for _ in range(6):
+        client = app.test_client()
+        assert _try(client, user.email, PASSWORD).status_code == 302
+    # Failures still count: three wrong tries and the account's next try is refused.
+    client = app.test_client()
+    for _ in range(3):
+        assert _try(client, user.email, "Wrong-Password-123").status_code == 200
+    r = _try(client, user.email, PASSWORD)
+    assert r.status_code == 429 and client.get("/account/").status_code == 302
+
+
+def test_the_code_step_of_a_right_password_is_not_a_failure(app):
+    app.config.update(LOGIN_RATE_LIMIT_IP="2 per minute", LOGIN_RATE_LIMIT_ACCOUNT="2 per minute")
+    user = make_user(mfa=True)
+    for _ in range(4):  # password step and code step, four times over
+        sign_in(app.test_client(), user)
+        db.session.refresh(user)
+        user.totp_last_step = None  # the next sign-in may use the same 30-second code
+        db.session.commit()
+
+
+def _error(html: str) -> str:
+    import re
+
+    return re.search(r'id="password-error">([^<]*)<', html).group(1)
+
+
+def test_few_tries_left_are_counted_down_before_the_lockout(app, client):
+    app.config.update(LOGIN_LOCKOUT_THRESHOLD=5, LOGIN_LOCKOUT_SECONDS=900, LOGIN_RATE_LIMIT_ACCOUNT="100 per minute")
+    user = make_user()
+    errors = [_error(_try(client, user.email, "Wrong-Password-123").get_data(as_text=True)) for _ in range(4)]
+    assert errors[0] == errors[1] == "The email, identity number or password is not correct."
+    assert "Tries left before sign-in is paused for 15 minutes: 2." in errors[2]
+    assert "Tries left before sign-in is paused for 15 minutes: 1." in errors[3]
+    r = _try(client, user.email, "Wrong-Password-123")  # the fifth failure locks
+    assert r.status_code == 429 and "Please try again after" in r.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.locked_until is not None
+
+
+def test_an_unknown_login_answers_like_an_account_to_the_last_try(app):
+    """Warnings and lockout alike, so neither tells whether an account exists."""
+    app.config.update(LOGIN_LOCKOUT_THRESHOLD=4, LOGIN_LOCKOUT_SECONDS=600, LOGIN_RATE_LIMIT_ACCOUNT="100 per minute")
+    user = make_user()
+    answers = {}
+    for login in (user.email, "nobody@contoh.my"):
+        client = app.test_client()
+        seen = []
+        for _ in range(5):
+            r = _try(client, login, "Wrong-Password-123")
+            seen.append((r.status_code, _error(r.get_data(as_text=True))))
+        answers[login] = seen
+    assert answers[user.email] == answers["nobody@contoh.my"]
+    assert [s for s, _m in answers[user.email]] == [200, 200, 200, 429, 429]
+    assert "Tries left before sign-in is paused for 10 minutes: 1." in answers[user.email][2][1]
+    # The right password of the real account is still refused while it is locked.
+    assert _try(app.test_client(), user.email, PASSWORD).status_code == 429

@@ -79,6 +79,7 @@ def test_small_put_and_presigned_download(moto_url):
     r = requests.get(url, timeout=10)
     assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == stored.sha256
     assert 'filename="Lot 12 parcels.gpkg"' in r.headers["Content-Disposition"]
+    assert r.headers["Cache-Control"] == "private, no-store"  # a customer's file, kept by no cache
 
 
 def test_multipart_upload(moto_url):
@@ -214,6 +215,7 @@ def test_localstack_serves_a_valid_link(ls_stored):
     storage, a, _, data = ls_stored
     r = requests.get(storage.presigned_url(a.key, filename="a.zip", content_type="application/zip"), timeout=10)
     assert r.status_code == 200 and r.content == data
+    assert r.headers["Cache-Control"] == "private, no-store"
 
 
 def _tamper_signature(url: str) -> str:
