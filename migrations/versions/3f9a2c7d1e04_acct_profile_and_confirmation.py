@@ -1,7 +1,7 @@
 """accounts: an address customers edit, registration confirmed by email, the email-change count on the account
 
 Revision ID: 3f9a2c7d1e04
-Revises: 6a4c0d2f8e19
+Revises: c0a1b2d3e4f5
 Create Date: 2026-12-04 21:30:00
 
 The email-change count is filled from the audit trail once, here: from now on it lives on the
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '3f9a2c7d1e04'
-down_revision = '6a4c0d2f8e19'
+down_revision = 'c0a1b2d3e4f5'
 branch_labels = None
 depends_on = None
 
