@@ -9,14 +9,18 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, abort, g, request
+from flask import Flask, abort, current_app, g, request
 from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import CONFIGS
 
+from .db_engine import configure_engine
+from .errors import register_error_handlers
 from .extensions import babel, begin_write, csrf, db, limiter, login_manager, migrate
 from .forms import MAX_ID
+from .main_views import LANG_COOKIE
 from .sessions import SteppedRefreshSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +32,6 @@ class DatabaseInt(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
-LANG_COOKIE = "lang"
 
 
 def create_app(config=None) -> Flask:
@@ -47,7 +50,6 @@ def create_app(config=None) -> Flask:
     app.session_interface = SteppedRefreshSessionInterface()
     if app.config["PROXY_FIX_COUNT"]:
         # Behind N reverse proxies: trust their X-Forwarded-* (client IP for limits and audit).
-        from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = app.config["PROXY_FIX_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -57,16 +59,14 @@ def create_app(config=None) -> Flask:
     _register_cli(app)
     _register_request_rules(app)
     _register_template_helpers(app)
-
-    from .errors import register_error_handlers
-
     register_error_handlers(app)
     return app
 
 
 def _init_extensions(app: Flask) -> None:
-    from . import models  # noqa: F401  (every domain's tables, for Alembic and create_all)
-    from .db_engine import configure_engine
+    # Inside the factory, as every domain import here: importing ebiz (say, for ebiz.money) must not
+    # import every domain. This one registers every domain's tables, for Alembic and create_all.
+    from . import models  # noqa: F401
 
     db.init_app(app)
     with app.app_context():
@@ -79,8 +79,6 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _select_locale() -> str:
-    from flask import current_app
-
     wanted = request.cookies.get(LANG_COOKIE) if request else None
     if wanted in current_app.config["LANGUAGES"]:
         return wanted
@@ -88,6 +86,7 @@ def _select_locale() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    # Blueprints are imported inside the factory (DESIGN.md): importing the package builds no domain.
     from .accounts.views import bp as accounts_bp
     from .admin.views import bp as admin_bp
     from .audit.views import bp as audit_bp
@@ -107,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    # Inside the factory, like the blueprints: each command group imports its whole domain.
     from .catalog.cli import cli as catalog_cli
     from .cli import ebiz_cli
     from .counter.cli import cli as counter_cli
@@ -161,6 +161,7 @@ def _register_request_rules(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    # Inside the factory, like the blueprints: the labels and helpers import their domains' models.
     from . import jinja_gettext
     from .admin.forms import ROLE_LABELS
     from .clock import format_local

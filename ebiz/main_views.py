@@ -1,12 +1,14 @@
-"""Pages that belong to no domain: home and the language switch."""
+"""Pages that belong to no domain: home, the language switch, the health check; safe `next` targets.
+
+On the foundations floor (ebiz/floors.py): it imports no domain, so every domain may use `safe_next`.
+"""
 
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from . import LANG_COOKIE
-
 bp = Blueprint("main", __name__)
+LANG_COOKIE = "lang"  # the visitor's language choice (read by create_app's locale selector)
 
 
 def safe_next(target: str | None, fallback: str) -> str:

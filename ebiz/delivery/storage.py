@@ -24,8 +24,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
-from flask import current_app, send_file
+from flask import current_app, redirect, send_file
 from flask_babel import lazy_gettext as _l
 
 from ..errors import ValidationError
@@ -58,7 +59,6 @@ def too_large(max_bytes: int) -> ValidationError:
 
 def content_disposition(filename: str) -> str:
     """An attachment header value with an ASCII fallback and the UTF-8 name (RFC 6266)."""
-    from urllib.parse import quote
 
     ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "") or "download"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
@@ -164,6 +164,7 @@ class S3Storage(Storage):
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.link_max_age = link_max_age
         if client is None:
+            # boto3 loads only for the S3 backend: it costs a quarter-second the local default never pays.
             import boto3
             from botocore.config import Config as BotoConfig
 
@@ -214,7 +215,7 @@ class S3Storage(Storage):
         return Stored(key, size, digest.hexdigest())
 
     def stat(self, key: str) -> int:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # S3 only, as boto3 above
 
         try:
             return int(self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))["ContentLength"])
@@ -222,7 +223,7 @@ class S3Storage(Storage):
             raise StorageError(f"missing: {key}: {exc}") from exc
 
     def sha256(self, key: str) -> str:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # S3 only, as boto3 above
 
         digest = hashlib.sha256()
         try:
@@ -245,7 +246,6 @@ class S3Storage(Storage):
             ExpiresIn=int(expires_in or self.link_max_age))
 
     def serve(self, key: str, *, filename: str, content_type: str):
-        from flask import redirect
 
         response = redirect(self.presigned_url(key, filename=filename, content_type=content_type), code=302)
         response.headers["Cache-Control"] = "private, no-store"

@@ -28,6 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from ..audit.service import record
+from ..catalog.models import Product, ProductVersion
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, ValidationError
 from ..extensions import begin_write, db
@@ -239,8 +240,6 @@ def public_status(number: str) -> dict | None:
     grant = grant_by_number(number)
     if grant is None:
         return None
-    from ..catalog.models import Product, ProductVersion
-
     product = db.session.get(Product, grant.product_id)
     version = db.session.get(ProductVersion, grant.version_id) if grant.version_id else None
     lic = None

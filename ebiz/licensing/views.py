@@ -11,10 +11,12 @@ from wtforms.validators import DataRequired, Length
 
 from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
+from ..catalog.models import Product, ProductVersion
 from ..errors import EbizError, NotFound
 from ..extensions import db, limiter
 from ..forms import Form
 from . import service
+from .pdf import certificate_pdf as render_certificate
 
 bp = Blueprint("licensing", __name__, url_prefix="/licences")
 verify_bp = Blueprint("verify", __name__)
@@ -45,16 +47,12 @@ def terms(key: str):
 @bp.get("/")
 @login_required
 def my_licences():
-    from ..catalog.models import Product
-
     grants = service.grants_of(current_user.id)
     products = {p.id: p for p in db.session.query(Product).filter(Product.id.in_({g.product_id for g in grants}))}
     return render_template("licensing/my_licences.html", grants=grants, products=products, state=service.grant_state)
 
 
 def _certificate_context(number: str) -> dict:
-    from ..catalog.models import Product, ProductVersion
-
     grant = service.grant_for_owner(number, current_user)
     if grant.user_id != current_user.id and not mfa_verified():
         raise NotFound()
@@ -81,10 +79,8 @@ def certificate(number: str):
 @bp.get("/<number>.pdf")
 @login_required
 def certificate_pdf(number: str):
-    from .pdf import certificate_pdf as render
-
     ctx = _certificate_context(number)
-    pdf = render(ctx["grant"], product_name=ctx["product"].name if ctx["product"] else "",
+    pdf = render_certificate(ctx["grant"], product_name=ctx["product"].name if ctx["product"] else "",
                  version_label=ctx["version"].label if ctx["version"] else "", licence_title=ctx["licence_title"],
                  licensee=ctx["licensee"], verify_url=ctx["verify_url"])
     return send_file(pdf, mimetype="application/pdf", download_name=f"{ctx['grant'].number}.pdf")
