@@ -3,6 +3,7 @@
 import click
 from flask.cli import AppGroup
 
+from ..cron import one_run_at_a_time
 from ..extensions import db
 
 cli = AppGroup("orders", help="Orders commands.")
@@ -10,6 +11,7 @@ cli = AppGroup("orders", help="Orders commands.")
 
 @cli.command("expire")
 @click.option("--limit", default=500, show_default=True, help="Most orders to expire in this run.")
+@one_run_at_a_time("orders expire")
 def expire(limit: int):
     """Expire unpaid orders older than ORDER_TTL_SECONDS: release their seats and stock.
 

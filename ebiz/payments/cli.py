@@ -5,6 +5,7 @@ import time
 import click
 from flask.cli import AppGroup
 
+from ..cron import one_run_at_a_time
 from ..extensions import db
 
 cli = AppGroup("payments", help="Payments commands.")
@@ -12,6 +13,7 @@ cli = AppGroup("payments", help="Payments commands.")
 
 @cli.command("reconcile")
 @click.option("--limit", default=500, show_default=True, help="Most intents to requery in this run.")
+@one_run_at_a_time("payments reconcile")
 def reconcile(limit: int):
     """Requery pending payments older than RECONCILE_MIN_AGE_SECONDS and settle them.
 
