@@ -6,6 +6,7 @@ CLI commands, error handlers and the request rules every page shares
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import CONFIGS
 
+from . import logs
 from .db_engine import configure_engine
 from .errors import register_error_handlers
 from .extensions import babel, begin_write, csrf, db, limiter, login_manager, migrate
@@ -24,6 +26,7 @@ from .main_views import LANG_COOKIE
 from .sessions import SteppedRefreshSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class DatabaseInt(IntegerConverter):
@@ -41,6 +44,7 @@ def create_app(config=None) -> Flask:
     if config is None:
         config = os.environ.get("EBIZ_ENV", "development")
     app.config.from_object(CONFIGS[config] if isinstance(config, str) else config)
+    logs.configure(app)
     if app.config["SECRET_KEY"] == "dev-only-secret-change-me" and not (app.debug or app.testing):
         raise RuntimeError("Set SECRET_KEY: the development default must not serve real users.")
     if app.config["PAYMENT_GATEWAY"] == "sandbox" and not app.config.get("ALLOW_SANDBOX_GATEWAY", True):
@@ -93,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     from .catalog.views import bp as catalog_bp
     from .counter.views import bp as counter_bp
     from .delivery.views import bp as delivery_bp
+    from .health import bp as health_bp
     from .licensing.views import bp as licensing_bp
     from .licensing.views import verify_bp
     from .main_views import bp as main_bp
@@ -101,7 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     from .wallet.views import bp as wallet_bp
 
     for bp in (main_bp, accounts_bp, audit_bp, admin_bp, catalog_bp, licensing_bp, verify_bp, delivery_bp,
-               payments_bp, wallet_bp, orders_bp, counter_bp):
+               payments_bp, wallet_bp, orders_bp, counter_bp, health_bp):
         app.register_blueprint(bp)
 
 
@@ -123,6 +128,20 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_request_rules(app: Flask) -> None:
+    @app.before_request
+    def _request_id():
+        # Shown on error pages so the support desk can find the logged error; on every log line
+        # (ebiz/logs.py) and, through the response header, in gunicorn's access log. A proxy's id
+        # is kept only when it is a plain token: it goes into logs, so no spaces, quotes or newlines.
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if REQUEST_ID_RE.fullmatch(given) else secrets.token_hex(8)
+
+    @app.after_request
+    def _echo_request_id(response):
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+        return response
+
     @app.before_request
     def _refuse_nul():
         # No text eBiz looks up or stores may hold a NUL character (PostgreSQL refuses it): a path
@@ -153,11 +172,6 @@ def _register_request_rules(app: Flask) -> None:
         if request.is_secure:
             h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
-
-    @app.before_request
-    def _request_id():
-        # Shown on error pages so the support desk can find the logged error.
-        g.request_id = request.headers.get("X-Request-Id") or secrets.token_hex(8)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -21,7 +21,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("the roof: the factory and what wires every domain together",
      ("ebiz", "models", "cli", "demo")),
     ("front desks: compose the rest",
-     ("admin", "api", "counter", "support", "migration")),
+     ("admin", "api", "counter", "support", "migration", "health")),
     ("cart and checkout",
      ("orders",)),
     ("files and links; the ledger, top-ups and spending",
@@ -34,7 +34,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
      ("accounts", "notifications", "audit")),
     ("the house's foundations: no domain at all",
      ("money", "errors", "extensions", "forms", "tokens", "sequences", "clock", "refs",
-      "db_engine", "sessions", "jinja_gettext", "main_views", "floors", "cron")),
+      "db_engine", "sessions", "jinja_gettext", "main_views", "floors", "cron", "logs")),
 )
 
 # Rooms on one floor that may import each other. Every other same-floor import is a violation.

@@ -1,4 +1,4 @@
-"""Pages that belong to no domain: home, the language switch, the health check; safe `next` targets.
+"""Pages that belong to no domain: home and the language switch; safe `next` targets.
 
 On the foundations floor (ebiz/floors.py): it imports no domain, so every domain may use `safe_next`.
 """
@@ -40,8 +40,3 @@ def set_language():
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
                             secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response
-
-
-@bp.get("/healthz")
-def healthz():
-    return {"status": "ok"}

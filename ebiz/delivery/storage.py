@@ -84,12 +84,20 @@ class Storage:
         """A Flask response that delivers the object to the browser."""
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Raise StorageError unless the store can be read and written now (for /healthz): quick."""
+        raise NotImplementedError
+
 
 class LocalStorage(Storage):
     name = "local"
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
+
+    def check(self) -> None:
+        if not self.root.is_dir() or not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):
+            raise StorageError(f"storage directory {self.root} is missing or not writable")
 
     def path(self, key: str) -> Path:
         if not isinstance(key, str) or not KEY_RE.fullmatch(key):
@@ -171,6 +179,14 @@ class S3Storage(Storage):
             client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region,
                                   config=BotoConfig(signature_version="s3v4", s3={"addressing_style": "path"}))
         self.client = client
+
+    def check(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError  # S3 only, as boto3 above
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"bucket {self.bucket}: {exc}") from exc
 
     def object_key(self, key: str) -> str:
         if not KEY_RE.fullmatch(key or ""):
