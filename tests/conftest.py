@@ -6,13 +6,15 @@ so two runs on one machine never meet. A missing service skips its tests
 with the reason, or fails them when EBIZ_REQUIRE_SERVICES=1.
 """
 
+import contextvars
 import os
 import secrets
 import socket
 from contextlib import contextmanager
 
 import pytest
-from flask import g, request_started
+from flask import Flask, current_app, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from config import TestingConfig
@@ -74,18 +76,29 @@ def database_url(request, tmp_path_factory):
         yield url
 
 
-def _fresh_request_caches(sender, **_extra):
-    """Forget what extensions cache in `g` (signed-in user, CSRF token, locale) at each request.
+class OwnContextClient(FlaskClient):
+    """A test client whose every request runs in an app context of its own, as in production.
 
-    In production every request has its own app context. Here the `app` fixture keeps one
-    context open around a whole test, and Flask reuses it for test-client requests, so
-    without this a second client would see the first one's sign-in.
+    The `app` fixture keeps an app context open for the test's own code (factories, queries).
+    Flask would reuse it for a test-client request, sharing `g` (the signed-in user, the CSRF
+    token, the locale) and the scoped database session between the test and every client. Here
+    each request starts from an empty context instead, so Flask pushes a fresh app context:
+    nothing carries over from the test or from another client's request.
+
+    The test's session commits first: what the test set up is visible to the request (another
+    session cannot see uncommitted rows, and on SQLite would wait for the write lock), and the
+    test's objects are expired, so it reads what the request changed.
     """
-    for key in ("_login_user", "csrf_token", "_flask_babel"):
-        g.pop(key, None)
+
+    def open(self, *args, **kwargs):
+        if self.preserve_context:
+            raise RuntimeError("`with client:` is not supported here: assert on the response or the database")
+        if has_app_context() and "sqlalchemy" in current_app.extensions:
+            db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
-request_started.connect(_fresh_request_caches)  # every app the tests build
+Flask.test_client_class = OwnContextClient  # every app the tests build, whichever fixture built it
 
 
 @pytest.fixture(scope="session")

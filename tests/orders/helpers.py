@@ -68,28 +68,17 @@ def accepted_for(*products) -> dict:
 
 
 def client_for(app, user):
-    """A new test client signed in as `user`.
-
-    The test's app context outlives requests, so `g` (Flask-Login's user, Flask-WTF's CSRF token)
-    would carry the previous client's values into this one: forget them first.
-    """
-    from flask import g
-
+    """A new test client signed in as `user` (each of its requests has its own app context: conftest)."""
     from tests.factories import sign_in
 
-    vars(g).clear()
     client = app.test_client()
     sign_in(client, user)
-    vars(g).clear()
     return client
 
 
 def csrf(client, path: str) -> str:
-    from flask import g
-
     from tests.factories import csrf_from
 
-    vars(g).clear()
     return csrf_from(client.get(path).data)
 
 
