@@ -16,7 +16,7 @@ import pytest
 
 from config import TestingConfig
 from ebiz import create_app, logs
-from tests.conftest import free_port
+from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

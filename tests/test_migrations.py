@@ -15,7 +15,7 @@ from ebiz import create_app
 from ebiz.audit import guards as audit_guards
 from ebiz.extensions import db
 from ebiz.wallet import guards as wallet_guards
-from tests.conftest import private_pg_schema
+from tests.services import private_pg_schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -126,7 +126,7 @@ def test_the_certificate_pdf_says_what_the_page_says_of_an_expired_licence(app, 
     from datetime import timedelta
 
     from ebiz.clock import utcnow
-    from tests.orders.test_documents import pdf_text
+    from tests.orders.helpers import pdf_text
 
     monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
     holder = make_user(tier=Tier.PRIMARY)

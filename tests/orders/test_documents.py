@@ -1,7 +1,6 @@
 """Invoices, receipts and credit notes name their issuer (config AGENCY_*) and the customer billed."""
 
 import re
-import zlib
 
 import pytest
 
@@ -10,22 +9,7 @@ from ebiz.extensions import db
 from ebiz.orders.models import Order
 from ebiz.payments.receipts import agency_issuer
 from tests.factories import make_user
-from tests.orders.helpers import client_for, fund, printed_product
-from tests.orders.test_lifecycle import pay_wallet, place
-
-
-def pdf_text(data: bytes) -> str:
-    """The text drawn in a PDF made by fpdf2 (its content streams, inflated)."""
-    assert data.startswith(b"%PDF")
-    parts = []
-    # Each stream's bytes are exactly /Length long (compressed data may itself end in "\r").
-    for m in re.finditer(rb"/Length (\d+)[^>]*>>\s*stream\r?\n", data):
-        raw = data[m.end():m.end() + int(m.group(1))]
-        try:
-            parts.append(zlib.decompress(raw).decode("latin-1"))
-        except zlib.error:
-            parts.append(raw.decode("latin-1"))
-    return "".join(parts)
+from tests.orders.helpers import client_for, fund, pay_wallet, pdf_text, place, printed_product
 
 
 def _get(client, path):

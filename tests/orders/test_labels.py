@@ -18,9 +18,10 @@ from tests.orders.helpers import (
     fund,
     gateway_paid,
     pay_online,
+    pay_wallet,
+    place,
     printed_product,
 )
-from tests.orders.test_lifecycle import pay_wallet, place
 
 
 def visible_text(html: str) -> str:

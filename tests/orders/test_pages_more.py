@@ -12,8 +12,7 @@ from ebiz.extensions import db
 from ebiz.orders.models import CartItem, Order
 from ebiz.payments.models import PaymentIntent
 from tests.factories import make_user
-from tests.orders.helpers import client_for, extraction_service, fund, printed_product
-from tests.orders.test_lifecycle import place
+from tests.orders.helpers import client_for, extraction_service, fund, place, printed_product
 from tests.payments.helpers import bank_answers, post_callback
 
 NOTE = "Lot boundaries of Mukim Damansara as GeoPackage, for the Sungai Buloh drainage study"

@@ -10,8 +10,16 @@ from ebiz.audit.models import AuditEvent
 from ebiz.extensions import db
 from ebiz.orders.models import Order
 from tests.factories import make_counter, make_user
-from tests.orders.helpers import client_for, extraction_service, fund, gateway_paid, pay_online, printed_product
-from tests.orders.test_lifecycle import pay_wallet, place
+from tests.orders.helpers import (
+    client_for,
+    extraction_service,
+    fund,
+    gateway_paid,
+    pay_online,
+    pay_wallet,
+    place,
+    printed_product,
+)
 
 
 def _token(client, path):

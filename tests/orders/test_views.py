@@ -90,7 +90,7 @@ def test_buy_by_wallet_through_the_pages(app):
 def test_flask_orders_expire(app):
     user = make_user(tier=Tier.REGULAR)
     prt = printed_product(stock=1)
-    from tests.orders.test_lifecycle import place
+    from tests.orders.helpers import place
 
     order = place(user, prt)
     order.expires_at = utcnow()
@@ -104,8 +104,7 @@ def test_flask_orders_expire(app):
 def test_flask_orders_expire_fulfils_finished_training(app):
     from datetime import timedelta
 
-    from tests.orders.helpers import gateway_paid, pay_online, training
-    from tests.orders.test_lifecycle import place
+    from tests.orders.helpers import gateway_paid, pay_online, place, training
 
     user = make_user(tier=Tier.REGULAR)
     trn, session = training()
@@ -120,8 +119,7 @@ def test_flask_orders_expire_fulfils_finished_training(app):
 
 
 def test_my_training_lists_registrations(app):
-    from tests.orders.helpers import training
-    from tests.orders.test_lifecycle import place
+    from tests.orders.helpers import place, training
 
     user = make_user(tier=Tier.REGULAR)
     trn, session = training()
