@@ -11,7 +11,6 @@ from wtforms.validators import DataRequired, Length
 
 from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
-from ..catalog.models import Product, ProductVersion
 from ..errors import EbizError, NotFound
 from ..extensions import db, limiter
 from ..forms import Form
@@ -48,7 +47,7 @@ def terms(key: str):
 @login_required
 def my_licences():
     grants = service.grants_of(current_user.id)
-    products = {p.id: p for p in db.session.query(Product).filter(Product.id.in_({g.product_id for g in grants}))}
+    products = service.products_of(grants)
     return render_template("licensing/my_licences.html", grants=grants, products=products, state=service.grant_state)
 
 
@@ -56,8 +55,7 @@ def _certificate_context(number: str) -> dict:
     grant = service.grant_for_owner(number, current_user)
     if grant.user_id != current_user.id and not mfa_verified():
         raise NotFound()
-    product = db.session.get(Product, grant.product_id)
-    version = db.session.get(ProductVersion, grant.version_id) if grant.version_id else None
+    product, version = service.subject_of(grant)
     try:
         lic = service.get_licence(grant.licence_key)
         title = lic.title(get_locale())
