@@ -48,6 +48,6 @@ preload_app = False
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-access_log_format = ('ts=%(t)s remote=%(h)s method=%(m)s path="%(U)s" status=%(s)s '
+access_log_format = ('ts="%(t)s" remote=%(h)s method=%(m)s path="%(U)s" status=%(s)s '
                      'bytes=%(B)s duration_ms=%(M)s request_id=%({x-request-id}o)s '
                      'referer="%(f)s" user_agent="%(a)s"')

@@ -5,6 +5,7 @@ from flask.cli import AppGroup
 
 from ..cron import one_run_at_a_time
 from ..extensions import db
+from . import service
 
 cli = AppGroup("orders", help="Orders commands.")
 
@@ -20,8 +21,6 @@ def expire(limit: int):
     minutes; a payment that arrives for an expired order goes back to the customer's wallet
     (or onto the staff refund queue).
     """
-    from . import service
-
     expired = []
     candidates = service.expire_candidates(limit=limit)
     db.session.rollback()  # end the read: each order gets its own write transaction below
