@@ -1,6 +1,7 @@
 """Rules of the test suite itself: markers that work, skips that say so, helpers that live in helpers."""
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,11 @@ def test_test_modules_import_helpers_not_other_tests():
                 if last.startswith("test_") or last == "conftest":
                     found.append(f"{path.relative_to(TESTS)}:{node.lineno} imports {node.module}")
     assert not found, found
+
+
+def test_every_declared_marker_is_used():
+    """A marker nobody uses is a promise nobody keeps: declare only what some test carries."""
+    settings = tomllib.loads((TESTS.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = {m.split(":")[0].split("(")[0] for m in settings["tool"]["pytest"]["ini_options"]["markers"]}
+    source = "\n".join(p.read_text(encoding="utf-8") for p in TESTS.rglob("test_*.py"))
+    assert {m for m in declared if f"mark.{m}" not in source} == set()
