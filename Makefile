@@ -39,6 +39,8 @@ run: export FLASK_RUN_PORT = $(PORT)
 run: install translations
 	$(FLASK) db upgrade
 	$(FLASK) ebiz seed-demo
+	@echo "make run: Flask's DEVELOPMENT server (debugger on, one process, SQLite, mail on the console)."
+	@echo "          For trying eBiz on this machine only; production runs gunicorn -c gunicorn.conf.py (README, Production)."
 	$(FLASK) run --debug
 
 # Skipped quietly when Python 3.13 is absent (the LocalStack tests then skip, or fail under EBIZ_REQUIRE_SERVICES=1).

@@ -142,6 +142,11 @@ class Config:
     AGENCY_PHONE = os.environ.get("AGENCY_PHONE", "")
     AGENCY_EMAIL = os.environ.get("AGENCY_EMAIL", "")
 
+    # Logging (ebiz/logs.py): "json" or "keyvalue" lines with the request id on each, or "text"
+    # (Flask's own lines). LOG_LEVEL is the least level written for eBiz's own loggers.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
     # Production refuses the sandbox gateway (it moves no real money) unless this is set, for staging.
     ALLOW_SANDBOX_GATEWAY = True
 
@@ -166,6 +171,7 @@ class TestingConfig(Config):
     MAIL_DELIVERY = "inline"
     SERVER_NAME = None
     PUBLIC_BASE_URL = "http://localhost"
+    LOG_FORMAT = "text"  # pytest's caplog reads Flask's own records
 
 
 class ProductionConfig(Config):
@@ -173,6 +179,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     MAIL_DELIVERY = os.environ.get("MAIL_DELIVERY", "worker")  # run `flask notifications worker` beside it
     ALLOW_SANDBOX_GATEWAY = _bool("EBIZ_ALLOW_SANDBOX_GATEWAY", False)
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 
 
 CONFIGS = {

@@ -6,20 +6,27 @@ CLI commands, error handlers and the request rules every page shares
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, abort, current_app, g, request, session
 from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import CONFIGS
 
+from . import logs
+from .db_engine import configure_engine
+from .errors import register_error_handlers
 from .extensions import babel, begin_write, csrf, db, limiter, login_manager, migrate
 from .forms import MAX_ID
+from .main_views import LANG_COOKIE
 from .sessions import SteppedRefreshSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class DatabaseInt(IntegerConverter):
@@ -28,7 +35,6 @@ class DatabaseInt(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
-LANG_COOKIE = "lang"
 
 
 def create_app(config=None) -> Flask:
@@ -38,6 +44,7 @@ def create_app(config=None) -> Flask:
     if config is None:
         config = os.environ.get("EBIZ_ENV", "development")
     app.config.from_object(CONFIGS[config] if isinstance(config, str) else config)
+    logs.configure(app)
     if app.config["SECRET_KEY"] == "dev-only-secret-change-me" and not (app.debug or app.testing):
         raise RuntimeError("Set SECRET_KEY: the development default must not serve real users.")
     if app.config["PAYMENT_GATEWAY"] == "sandbox" and not app.config.get("ALLOW_SANDBOX_GATEWAY", True):
@@ -47,7 +54,6 @@ def create_app(config=None) -> Flask:
     app.session_interface = SteppedRefreshSessionInterface()
     if app.config["PROXY_FIX_COUNT"]:
         # Behind N reverse proxies: trust their X-Forwarded-* (client IP for limits and audit).
-        from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = app.config["PROXY_FIX_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -57,16 +63,14 @@ def create_app(config=None) -> Flask:
     _register_cli(app)
     _register_request_rules(app)
     _register_template_helpers(app)
-
-    from .errors import register_error_handlers
-
     register_error_handlers(app)
     return app
 
 
 def _init_extensions(app: Flask) -> None:
-    from . import models  # noqa: F401  (every domain's tables, for Alembic and create_all)
-    from .db_engine import configure_engine
+    # Inside the factory, as every domain import here: importing ebiz (say, for ebiz.money) must not
+    # import every domain. This one registers every domain's tables, for Alembic and create_all.
+    from . import models  # noqa: F401
 
     db.init_app(app)
     with app.app_context():
@@ -79,8 +83,6 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _select_locale() -> str:
-    from flask import current_app
-
     wanted = request.cookies.get(LANG_COOKIE) if request else None
     if wanted in current_app.config["LANGUAGES"]:
         return wanted
@@ -88,6 +90,7 @@ def _select_locale() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    # Blueprints are imported inside the factory (DESIGN.md): importing the package builds no domain.
     from .accounts.views import bp as accounts_bp
     from .admin.mailbox import bp as dev_mail_bp
     from .admin.views import bp as admin_bp
@@ -96,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
     from .counter.company_views import bp as company_bp
     from .counter.views import bp as counter_bp
     from .delivery.views import bp as delivery_bp
+    from .health import bp as health_bp
     from .licensing.views import bp as licensing_bp
     from .licensing.views import verify_bp
     from .main_views import bp as main_bp
@@ -104,11 +108,12 @@ def _register_blueprints(app: Flask) -> None:
     from .wallet.views import bp as wallet_bp
 
     for bp in (main_bp, accounts_bp, audit_bp, admin_bp, catalog_bp, licensing_bp, verify_bp, delivery_bp,
-               payments_bp, wallet_bp, orders_bp, counter_bp, company_bp, dev_mail_bp):
+               payments_bp, wallet_bp, orders_bp, counter_bp, company_bp, dev_mail_bp, health_bp):
         app.register_blueprint(bp)
 
 
 def _register_cli(app: Flask) -> None:
+    # Inside the factory, like the blueprints: each command group imports its whole domain.
     from .catalog.cli import cli as catalog_cli
     from .cli import ebiz_cli
     from .counter.cli import cli as counter_cli
@@ -125,6 +130,20 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_request_rules(app: Flask) -> None:
+    @app.before_request
+    def _request_id():
+        # Shown on error pages so the support desk can find the logged error; on every log line
+        # (ebiz/logs.py) and, through the response header, in gunicorn's access log. A proxy's id
+        # is kept only when it is a plain token: it goes into logs, so no spaces, quotes or newlines.
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if REQUEST_ID_RE.fullmatch(given) else secrets.token_hex(8)
+
+    @app.after_request
+    def _echo_request_id(response):
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+        return response
+
     @app.before_request
     def _refuse_nul():
         # No text eBiz looks up or stores may hold a NUL character (PostgreSQL refuses it): a path
@@ -169,13 +188,9 @@ def _register_request_rules(app: Flask) -> None:
             response.headers["Cache-Control"] = "no-store, private"
             response.headers.pop("Expires", None)
 
-    @app.before_request
-    def _request_id():
-        # Shown on error pages so the support desk can find the logged error.
-        g.request_id = request.headers.get("X-Request-Id") or secrets.token_hex(8)
-
 
 def _register_template_helpers(app: Flask) -> None:
+    # Inside the factory, like the blueprints: the labels and helpers import their domains' models.
     from . import jinja_gettext
     from .admin.forms import ROLE_LABELS
     from .clock import format_local

@@ -1,12 +1,19 @@
 """`flask ebiz ...`: commands that span domains (demo data)."""
 
+from pathlib import Path
+
 import click
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po, write_po
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from . import demo
 from .accounts.demo import ADMIN_EMAIL
 from .accounts.models import User
 from .extensions import db
+from .notifications.models import OutboxMessage
 
 ebiz_cli = AppGroup("ebiz", help="eBiz: demo data and whole-store commands.")
 
@@ -21,11 +28,6 @@ def seed_demo(force: bool):
     if db.session.scalar(select(User.id).where(User.email == ADMIN_EMAIL)) is not None:
         click.echo("The demo data is already in this database: nothing added.")
         return
-    from flask import current_app
-
-    from . import demo
-    from .notifications.models import OutboxMessage
-
     # The demo's own emails (receipts, invoices) stay in the outbox instead of flooding the console.
     mode = current_app.config["MAIL_DELIVERY"]
     current_app.config["MAIL_DELIVERY"] = "worker"
@@ -42,11 +44,6 @@ def seed_demo(force: bool):
 @ebiz_cli.command("i18n-sync")
 def i18n_sync():
     """Extract every string, update both catalogues, and fill English with its source text."""
-    from pathlib import Path
-
-    from babel.messages.frontend import CommandLineInterface
-    from babel.messages.pofile import read_po, write_po
-
     root = Path(__file__).resolve().parent.parent
     pot = root / "translations" / "messages.pot"
     CommandLineInterface().run(["pybabel", "extract", "-F", str(root / "babel.cfg"), "-k", "_l", "-k",

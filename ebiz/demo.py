@@ -4,25 +4,22 @@ Returns the lines to print on the console (staff passwords and TOTP secrets
 are shown there once and nowhere else).
 """
 
+from .accounts import demo as accounts_demo
+from .catalog import demo as catalog_demo
+from .counter import demo as counter_demo
+from .delivery import demo as delivery_demo
+from .orders import demo as orders_demo
+from .wallet import demo as wallet_demo
+
 
 def seed_all() -> list[str]:
-    from .accounts import demo as accounts_demo
-    from .counter import demo as counter_demo
-
     lines: list[str] = []
     counters = counter_demo.seed()
     lines += accounts_demo.seed(counters)
     # Later domains add their seed here (catalogue, files, wallets, orders).
-    from .catalog import demo as catalog_demo
-    from .delivery import demo as delivery_demo
-
     lines += catalog_demo.seed()
     lines += delivery_demo.seed()
-    from .wallet import demo as wallet_demo
-
     lines += wallet_demo.seed()
-    from .orders import demo as orders_demo  # last: it buys from the catalogue with a wallet
-
-    lines += orders_demo.seed()
+    lines += orders_demo.seed()  # last: it buys from the catalogue with a wallet
     lines += counter_demo.seed_runners_and_sales()  # a company's runners, and sales at a counter
     return lines

@@ -1,12 +1,14 @@
-"""Pages that belong to no domain: home and the language switch."""
+"""Pages that belong to no domain: home and the language switch; safe `next` targets.
+
+On the foundations floor (ebiz/floors.py): it imports no domain, so every domain may use `safe_next`.
+"""
 
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from . import LANG_COOKIE
-
 bp = Blueprint("main", __name__)
+LANG_COOKIE = "lang"  # the visitor's language choice (read by create_app's locale selector)
 
 
 def safe_next(target: str | None, fallback: str) -> str:
@@ -38,8 +40,3 @@ def set_language():
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
                             secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response
-
-
-@bp.get("/healthz")
-def healthz():
-    return {"status": "ok"}

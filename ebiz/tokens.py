@@ -72,3 +72,15 @@ def read_token(purpose: str, token: str, max_age: int | None = None) -> dict:
     if not isinstance(payload, dict):
         raise TokenInvalid()
     return payload
+
+
+def peek_token(purpose: str, token: str) -> dict | None:
+    """The payload of a token whatever its age or signature, or None: NEVER proof of anything.
+
+    Only for offering a fresh token in place of a stale one; the caller checks ownership itself.
+    """
+    try:
+        _ok, payload = _serializer(purpose).loads_unsafe(token)
+    except Exception:  # noqa: BLE001 (garbage in: nothing to offer)
+        return None
+    return payload if isinstance(payload, dict) else None

@@ -2,66 +2,34 @@
 
 The suite runs on SQLite and again on PostgreSQL (TEST_DATABASE_URL, default
 the local server's `test` database). Each run gets its own PostgreSQL schema,
-so two runs on one machine never meet. A missing service skips its tests
-with the reason, or fails them when EBIZ_REQUIRE_SERVICES=1.
+so two runs on one machine never meet. Helpers for tests that need a real
+service (loopback ports, a private schema, require_service) are in
+tests/services.py: test modules import helpers, never another test module.
 """
 
-import os
-import secrets
+import contextvars
 import socket
-from contextlib import contextmanager
 
 import pytest
-from flask import g, request_started
-from sqlalchemy import create_engine, text
+from flask import Flask, current_app, has_app_context
+from flask.testing import FlaskClient
 
 from config import TestingConfig
 from ebiz import create_app
 from ebiz.extensions import db
-
-REQUIRE_SERVICES = os.environ.get("EBIZ_REQUIRE_SERVICES") == "1"
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.services import private_pg_schema, wipe
 
 
-def require_service(name: str, reason: str):
-    """Skip (or fail, when services are required) because `name` is missing."""
-    message = f"{name} unavailable: {reason}"
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{message} (EBIZ_REQUIRE_SERVICES=1)", pytrace=False)
-    pytest.skip(message)
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def private_pg_schema(prefix: str = "t"):
-    """A URL for a new, empty PostgreSQL schema of its own, dropped afterwards (or skip/fail)."""
-    schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
-    try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001  (any failure to connect means "unavailable")
-        require_service("PostgreSQL", f"{PG_URL}: {type(exc).__name__}: {exc}".splitlines()[0])
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def pytest_runtest_setup(item):
+    """`@pytest.mark.postgres_only("why")`: the test's SQLite run is skipped, with the reason, before
+    any fixture is built."""
+    marker = item.get_closest_marker("postgres_only")
+    if marker is None:
+        return
+    if "database_url" not in item.fixturenames:
+        pytest.fail(f"{item.nodeid}: postgres_only on a test that uses no database", pytrace=False)
+    if item.callspec.params.get("database_url") == "sqlite":
+        pytest.skip("PostgreSQL only: " + (marker.args[0] if marker.args else "needs PostgreSQL"))
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -74,18 +42,29 @@ def database_url(request, tmp_path_factory):
         yield url
 
 
-def _fresh_request_caches(sender, **_extra):
-    """Forget what extensions cache in `g` (signed-in user, CSRF token, locale) at each request.
+class OwnContextClient(FlaskClient):
+    """A test client whose every request runs in an app context of its own, as in production.
 
-    In production every request has its own app context. Here the `app` fixture keeps one
-    context open around a whole test, and Flask reuses it for test-client requests, so
-    without this a second client would see the first one's sign-in.
+    The `app` fixture keeps an app context open for the test's own code (factories, queries).
+    Flask would reuse it for a test-client request, sharing `g` (the signed-in user, the CSRF
+    token, the locale) and the scoped database session between the test and every client. Here
+    each request starts from an empty context instead, so Flask pushes a fresh app context:
+    nothing carries over from the test or from another client's request.
+
+    The test's session commits first: what the test set up is visible to the request (another
+    session cannot see uncommitted rows, and on SQLite would wait for the write lock), and the
+    test's objects are expired, so it reads what the request changed.
     """
-    for key in ("_login_user", "csrf_token", "_flask_babel"):
-        g.pop(key, None)
+
+    def open(self, *args, **kwargs):
+        if self.preserve_context:
+            raise RuntimeError("`with client:` is not supported here: assert on the response or the database")
+        if has_app_context() and "sqlalchemy" in current_app.extensions:
+            db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
-request_started.connect(_fresh_request_caches)  # every app the tests build
+Flask.test_client_class = OwnContextClient  # every app the tests build, whichever fixture built it
 
 
 @pytest.fixture(scope="session")
@@ -103,24 +82,10 @@ def _app(database_url, tmp_path_factory):
         db.engine.dispose()
 
 
-def _wipe(app):
-    """Empty every table: a clean database for the next test."""
-    with app.app_context():
-        db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if db.engine.dialect.name == "postgresql":
-                names = ", ".join(f'"{t}"' for t in tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
-                for t in tables:
-                    conn.execute(text(f'DELETE FROM "{t}"'))
-
-
 @pytest.fixture
 def app(_app):
     """The app with a clean database, an app context pushed, and its settings as they were before."""
-    _wipe(_app)
+    wipe(_app)
     _app.config.update(RATELIMIT_ENABLED=True)
     from ebiz.extensions import limiter
 

@@ -2,7 +2,6 @@
 
 from contextlib import contextmanager
 
-from flask import g
 from sqlalchemy import event
 
 from ebiz.extensions import db
@@ -27,7 +26,6 @@ def page_statements(client, path: str) -> tuple[str, list[str]]:
     """GET `path` as a fresh request would (nothing cached in the session or in `g`):
     (the page's HTML, the statements it sent)."""
     db.session.remove()
-    vars(g).clear()
     with statements() as seen:
         r = client.get(path)
     assert r.status_code == 200, r.get_data(as_text=True)[:2000]

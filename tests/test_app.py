@@ -76,3 +76,24 @@ def test_too_many_attempts_page_says_when_to_retry(app, client, monkeypatch):
         app.config["LOGIN_RATE_LIMIT_IP"] = "20 per minute"
     assert r.status_code == 429
     assert b"Too many attempts" in r.data and b"You can try again in" in r.data
+
+
+def test_each_request_has_an_app_context_of_its_own(app):
+    """A test client's request shares nothing with the test's app context or another client's request
+    (tests/conftest.py OwnContextClient): no sign-in, CSRF token or cached row leaks between them."""
+    from flask import g
+
+    from ebiz.extensions import db
+    from tests.factories import make_user, sign_in
+
+    user = make_user()
+    first, second = app.test_client(), app.test_client()
+    sign_in(first, user)
+    assert first.get("/account/").status_code == 200
+    assert second.get("/account/").status_code == 302  # the first client's sign-in stayed with it
+    g._login_user = user  # what Flask-Login caches in `g`, set in the test's own context
+    assert second.get("/account/").status_code == 302
+    assert "_login_user" not in vars(g) or g._login_user is user  # the request did not touch the test's `g`
+    user.full_name = "Changed By The Test"  # the request sees what the test set up: it is committed first
+    page = first.get("/account/").get_data(as_text=True)
+    assert "Changed By The Test" in page and db.session.get(type(user), user.id).full_name == "Changed By The Test"

@@ -1,5 +1,8 @@
 """The Alembic migrations build exactly the schema the models describe, on both databases."""
 
+import ast
+import sys
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -9,8 +12,10 @@ from sqlalchemy import text
 
 from config import TestingConfig
 from ebiz import create_app
+from ebiz.audit import guards as audit_guards
 from ebiz.extensions import db
-from tests.conftest import private_pg_schema
+from ebiz.wallet import guards as wallet_guards
+from tests.services import private_pg_schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -46,3 +51,31 @@ def test_upgrade_matches_models_and_downgrades_cleanly(empty_database_url):
         downgrade(revision="base")
         upgrade()
         db.engine.dispose()
+
+
+VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
+
+
+def test_revisions_never_import_application_code():
+    """A revision is frozen history: it may use Alembic, SQLAlchemy and the standard library only."""
+    offenders = []
+    for path in sorted(VERSIONS.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or "."] if isinstance(node, ast.ImportFrom) else []
+            if isinstance(node, ast.ImportFrom) and node.level:
+                names = ["(relative)"]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in ("alembic", "sqlalchemy") and top not in sys.stdlib_module_names:
+                    offenders.append(f"{path.name}:{node.lineno} imports {name}")
+    assert not offenders, offenders
+
+
+@pytest.mark.parametrize("guards", [audit_guards, wallet_guards], ids=["audit", "ledger"])
+def test_the_latest_revision_installs_the_guards_the_models_install(guards):
+    """The tests' create_all installs ebiz/*/guards.py; a migration installs its frozen copy. They agree,
+    so a change to a guard without a revision that installs it fails here."""
+    sources = [p.read_text(encoding="utf-8") for p in sorted(VERSIONS.glob("*.py"))]
+    missing = [s for s in guards.INSTALL + guards.UNINSTALL if not any(s in src for src in sources)]
+    assert not missing, f"no revision installs this text of {guards.__name__}: {missing}"

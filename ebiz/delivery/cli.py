@@ -2,6 +2,11 @@
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from ..extensions import db
+from .models import ProductFile
+from .service import verify_files
 
 cli = AppGroup("delivery", help="Delivery commands: storage checks.")
 
@@ -9,12 +14,6 @@ cli = AppGroup("delivery", help="Delivery commands: storage checks.")
 @cli.command("verify")
 def verify():
     """Check every recorded file exists in storage with its recorded size and SHA-256."""
-    from sqlalchemy import func, select
-
-    from ..extensions import db
-    from .models import ProductFile
-    from .service import verify_files
-
     total = db.session.scalar(select(func.count()).select_from(ProductFile))
     problems = verify_files()
     for line in problems:

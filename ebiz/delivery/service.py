@@ -34,6 +34,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import selectinload
 
+from ..accounts.models import User
 from ..audit.service import record
 from ..catalog.models import Product, ProductVersion
 from ..catalog.service import latest_version, newer_versions_of
@@ -42,7 +43,7 @@ from ..errors import EbizError, NotFound, ValidationError
 from ..extensions import begin_write, db
 from ..licensing.models import LicenceGrant
 from ..refs import new_reference
-from ..tokens import TokenExpired, TokenInvalid, make_token, read_token
+from ..tokens import TokenExpired, TokenInvalid, make_token, peek_token, read_token
 from .models import DownloadEvent, DownloadLink, Entitlement, ProductFile
 from .storage import StorageError, get_storage
 
@@ -416,13 +417,7 @@ def peek_link(token: str) -> dict | None:
 
     Never trusted: the caller checks that the signed-in user owns what it names.
     """
-    from ..tokens import _serializer
-
-    try:
-        _ok, payload = _serializer("download").loads_unsafe(token)
-    except Exception:  # noqa: BLE001 (garbage in: nothing to offer)
-        return None
-    return payload if isinstance(payload, dict) else None
+    return peek_token("download", token)
 
 
 def offer_for(user, token: str) -> tuple[Entitlement, ProductFile] | None:
@@ -510,8 +505,6 @@ def entitlement_by_ref(ref: str) -> Entitlement:
 def find_entitlements(query: str, limit: int = 50) -> list[Entitlement]:
     """Staff search by entitlement reference or licence number (exact), or customer email (any part
     of it, case-insensitive). The grant, its customer and the product come loaded, for the list."""
-    from ..accounts.models import User
-
     query = (query or "").strip()
     q = select(Entitlement).options(selectinload(Entitlement.grant).joinedload(LicenceGrant.user),
                                     selectinload(Entitlement.product))

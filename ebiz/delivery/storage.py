@@ -24,8 +24,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
-from flask import current_app, send_file
+from flask import current_app, redirect, send_file
 from flask_babel import lazy_gettext as _l
 
 from ..errors import ValidationError
@@ -58,7 +59,6 @@ def too_large(max_bytes: int) -> ValidationError:
 
 def content_disposition(filename: str) -> str:
     """An attachment header value with an ASCII fallback and the UTF-8 name (RFC 6266)."""
-    from urllib.parse import quote
 
     ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "") or "download"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
@@ -84,12 +84,20 @@ class Storage:
         """A Flask response that delivers the object to the browser."""
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Raise StorageError unless the store can be read and written now (for /healthz): quick."""
+        raise NotImplementedError
+
 
 class LocalStorage(Storage):
     name = "local"
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
+
+    def check(self) -> None:
+        if not self.root.is_dir() or not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):
+            raise StorageError(f"storage directory {self.root} is missing or not writable")
 
     def path(self, key: str) -> Path:
         if not isinstance(key, str) or not KEY_RE.fullmatch(key):
@@ -164,12 +172,21 @@ class S3Storage(Storage):
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.link_max_age = link_max_age
         if client is None:
+            # boto3 loads only for the S3 backend: it costs a quarter-second the local default never pays.
             import boto3
             from botocore.config import Config as BotoConfig
 
             client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region,
                                   config=BotoConfig(signature_version="s3v4", s3={"addressing_style": "path"}))
         self.client = client
+
+    def check(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError  # S3 only, as boto3 above
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"bucket {self.bucket}: {exc}") from exc
 
     def object_key(self, key: str) -> str:
         if not KEY_RE.fullmatch(key or ""):
@@ -214,7 +231,7 @@ class S3Storage(Storage):
         return Stored(key, size, digest.hexdigest())
 
     def stat(self, key: str) -> int:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # S3 only, as boto3 above
 
         try:
             return int(self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))["ContentLength"])
@@ -222,7 +239,7 @@ class S3Storage(Storage):
             raise StorageError(f"missing: {key}: {exc}") from exc
 
     def sha256(self, key: str) -> str:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # S3 only, as boto3 above
 
         digest = hashlib.sha256()
         try:
@@ -246,7 +263,6 @@ class S3Storage(Storage):
             ExpiresIn=int(expires_in or self.link_max_age))
 
     def serve(self, key: str, *, filename: str, content_type: str):
-        from flask import redirect
 
         response = redirect(self.presigned_url(key, filename=filename, content_type=content_type), code=302)
         response.headers["Cache-Control"] = "private, no-store"

@@ -3,15 +3,17 @@
 import click
 from flask.cli import AppGroup
 
+from ..errors import EbizError
+from ..extensions import db
+from . import service
+
 cli = AppGroup("licensing", help="Licensing commands.")
 
 
 @cli.command("list")
 def list_licences():
     """Show each licence type in licenses/ with its version and the SHA-256 customers accept."""
-    from .service import list_licences as load
-
-    for lic in load():
+    for lic in service.list_licences():
         click.echo(f"{lic.key:24} v{lic.version:6} {lic.sha256}  {lic.title_en}")
 
 
@@ -20,10 +22,6 @@ def list_licences():
 @click.option("--reason", required=True, help="Why the licence is revoked (audited).")
 def revoke(number: str, reason: str):
     """Revoke licence NUMBER (for example after a breach); /verify shows it as revoked."""
-    from ..errors import EbizError
-    from ..extensions import db
-    from . import service
-
     grant = service.grant_by_number(number)
     if grant is None:
         raise click.ClickException(f"no licence {number}")

@@ -28,6 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from ..audit.service import record
+from ..catalog.models import Product, ProductVersion
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, ValidationError
 from ..extensions import begin_write, db
@@ -216,6 +217,19 @@ def grants_of(user_id: int) -> list[LicenceGrant]:
         select(LicenceGrant).where(LicenceGrant.user_id == user_id).order_by(LicenceGrant.id.desc())))
 
 
+def products_of(grants) -> dict[int, Product]:
+    """The products some grants are for, by id, in one query (the My licences page)."""
+    ids = {g.product_id for g in grants}
+    return {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
+
+
+def subject_of(grant: LicenceGrant) -> tuple[Product | None, ProductVersion | None]:
+    """The product and version a grant licenses (the certificate and the public check show them)."""
+    product = db.session.get(Product, grant.product_id)
+    version = db.session.get(ProductVersion, grant.version_id) if grant.version_id else None
+    return product, version
+
+
 def grant_state(grant: LicenceGrant, now: datetime | None = None) -> str:
     """'valid', 'revoked', 'expired' or 'not-yet-valid'."""
     now = now or utcnow()
@@ -239,10 +253,7 @@ def public_status(number: str) -> dict | None:
     grant = grant_by_number(number)
     if grant is None:
         return None
-    from ..catalog.models import Product, ProductVersion
-
-    product = db.session.get(Product, grant.product_id)
-    version = db.session.get(ProductVersion, grant.version_id) if grant.version_id else None
+    product, version = subject_of(grant)
     lic = None
     try:
         lic = get_licence(grant.licence_key)

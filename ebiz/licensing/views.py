@@ -15,6 +15,7 @@ from ..errors import EbizError, NotFound
 from ..extensions import db, limiter
 from ..forms import Form
 from . import service
+from .pdf import certificate_pdf as render_certificate
 
 bp = Blueprint("licensing", __name__, url_prefix="/licences")
 verify_bp = Blueprint("verify", __name__)
@@ -45,21 +46,16 @@ def terms(key: str):
 @bp.get("/")
 @login_required
 def my_licences():
-    from ..catalog.models import Product
-
     grants = service.grants_of(current_user.id)
-    products = {p.id: p for p in db.session.query(Product).filter(Product.id.in_({g.product_id for g in grants}))}
+    products = service.products_of(grants)
     return render_template("licensing/my_licences.html", grants=grants, products=products, state=service.grant_state)
 
 
 def _certificate_context(number: str) -> dict:
-    from ..catalog.models import Product, ProductVersion
-
     grant = service.grant_for_owner(number, current_user)
     if grant.user_id != current_user.id and not mfa_verified():
         raise NotFound()
-    product = db.session.get(Product, grant.product_id)
-    version = db.session.get(ProductVersion, grant.version_id) if grant.version_id else None
+    product, version = service.subject_of(grant)
     try:
         lic = service.get_licence(grant.licence_key)
         title = lic.title(get_locale())
@@ -81,10 +77,8 @@ def certificate(number: str):
 @bp.get("/<number>.pdf")
 @login_required
 def certificate_pdf(number: str):
-    from .pdf import certificate_pdf as render
-
     ctx = _certificate_context(number)
-    pdf = render(ctx["grant"], product_name=ctx["product"].name if ctx["product"] else "",
+    pdf = render_certificate(ctx["grant"], product_name=ctx["product"].name if ctx["product"] else "",
                  version_label=ctx["version"].label if ctx["version"] else "", licence_title=ctx["licence_title"],
                  licensee=ctx["licensee"], verify_url=ctx["verify_url"])
     return send_file(pdf, mimetype="application/pdf", download_name=f"{ctx['grant'].number}.pdf")

@@ -3,13 +3,16 @@
 import click
 from flask.cli import AppGroup
 
+from ..cron import one_run_at_a_time
 from ..extensions import db
+from . import service
 
 cli = AppGroup("orders", help="Orders commands.")
 
 
 @cli.command("expire")
 @click.option("--limit", default=500, show_default=True, help="Most orders to expire in this run.")
+@one_run_at_a_time("orders expire")
 def expire(limit: int):
     """Expire unpaid orders older than ORDER_TTL_SECONDS: release their seats and stock.
 
@@ -18,8 +21,6 @@ def expire(limit: int):
     minutes; a payment that arrives for an expired order goes back to the customer's wallet
     (or onto the staff refund queue).
     """
-    from . import service
-
     expired = []
     candidates = service.expire_candidates(limit=limit)
     db.session.rollback()  # end the read: each order gets its own write transaction below

@@ -5,13 +5,17 @@ import time
 import click
 from flask.cli import AppGroup
 
+from ..audit.service import record
+from ..cron import one_run_at_a_time
 from ..extensions import db
+from . import service
 
 cli = AppGroup("payments", help="Payments commands.")
 
 
 @cli.command("reconcile")
 @click.option("--limit", default=500, show_default=True, help="Most intents to requery in this run.")
+@one_run_at_a_time("payments reconcile")
 def reconcile(limit: int):
     """Requery pending payments older than RECONCILE_MIN_AGE_SECONDS and settle them.
 
@@ -20,8 +24,6 @@ def reconcile(limit: int):
     timeout); then it expires (a later callback still credits it). Run it from cron every
     few minutes. Prints a report of what changed.
     """
-    from . import service
-
     started = time.monotonic()
     lines = []
     for intent_id in service.reconcile_candidates(limit=limit):
@@ -35,8 +37,6 @@ def reconcile(limit: int):
         lines.append(line)
     fixed = [ln for ln in lines if ln.fixed]
     if lines:
-        from ..audit.service import record
-
         record("payments.reconciled", requeried=len(lines),
                fixed=[f"{ln.reference}: {ln.before} -> {ln.after}" for ln in fixed][:200])
         db.session.commit()

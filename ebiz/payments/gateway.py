@@ -131,7 +131,7 @@ class SandboxGateway(Gateway):
     def requery(self, intent) -> GatewayResult:
         params = sign_params(self._secret, {"merchant_ref": intent.reference, "ts": int(time.time())})
         if not self._base:
-            from .sandbox import store
+            from .sandbox import store  # the sandbox's own database code loads only when it plays the bank
 
             body, signature = store.requery_answer(params, self._secret)
         else:

@@ -13,8 +13,8 @@ from ebiz.accounts.models import Kind, User
 from ebiz.audit.models import AuditEvent
 from ebiz.clock import utcnow
 from ebiz.extensions import db, limiter
-from tests.conftest import port_open, require_service
 from tests.factories import PASSWORD, csrf_from, make_user, sign_in
+from tests.services import port_open, require_service, wipe
 
 
 def _try(client, login, password):
@@ -131,13 +131,11 @@ def test_rate_limits_on_redis(database_url, _app):  # _app: the tables exist
         RATELIMIT_KEY_PREFIX = f"ebiz-test-{secrets.token_hex(6)}"  # parallel runs never share counters
         BABEL_DEFAULT_LOCALE = "en"
 
-    from tests.conftest import _wipe
-
     # The limiter is one shared extension: put back its memory storage for the other tests afterwards.
     saved = (limiter._storage, limiter._limiter, limiter._key_prefix)
     app = create_app(Config)
     try:
-        _wipe(app)
+        wipe(app)
         with app.app_context():
             assert type(limiter.storage).__name__ == "RedisStorage"
             _rate_limit_checks(app)
@@ -145,7 +143,7 @@ def test_rate_limits_on_redis(database_url, _app):  # _app: the tables exist
             assert keys  # the counters were in Redis, under this run's prefix
             limiter.reset()
     finally:
-        _wipe(app)
+        wipe(app)
         with app.app_context():
             db.engine.dispose()
         limiter._storage, limiter._limiter, limiter._key_prefix = saved

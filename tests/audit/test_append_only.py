@@ -28,10 +28,8 @@ def test_the_orm_refuses_to_change_or_delete_an_event(app):
     assert db.session.get(AuditEvent, event.id).action == "test.event"
 
 
-@pytest.mark.postgres_only
-def test_postgresql_refuses_raw_sql_that_would_rewrite_the_trail(app, is_postgres):
-    if not is_postgres:
-        pytest.skip("the database-level guard is PostgreSQL's (SQLite keeps the ORM's)")
+@pytest.mark.postgres_only("the database-level guard is PostgreSQL's (SQLite keeps the ORM's)")
+def test_postgresql_refuses_raw_sql_that_would_rewrite_the_trail(app):
     event = _one_event()
     for statement in ("UPDATE audit_event SET action = 'test.rewritten'", "DELETE FROM audit_event"):
         with pytest.raises(DBAPIError, match="append-only"):

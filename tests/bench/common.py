@@ -4,8 +4,8 @@
 a bench database of its own (a PostgreSQL schema on the local server, or a
 SQLite file under a temporary directory when PostgreSQL is absent; never the
 dev database), eBiz under gunicorn (`wsgi:app`) and the floor
-(/work/shared/perf/floor_app.py) under gunicorn with the SAME worker class,
-worker count and threads, each on a loopback port. Then it runs the bench
+(/work/shared/perf/floor_app.py) under gunicorn, both with the repo's gunicorn.conf.py and the
+SAME worker class, worker count and threads, each on a loopback port. Then it runs the bench
 modules in order and prints their BENCH lines LAST, in the fixed order of
 /work/shared/perf/README.md.
 
@@ -152,9 +152,15 @@ class Compared:
     output: str
 
 
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
+# Every server (eBiz, the floor, the ceilings) runs the repo's gunicorn.conf.py with the same overrides:
+# the bench's worker settings, no access log and no worker recycling (both would be timed).
+GUNICORN_ENV = {"GUNICORN_ACCESS_LOG": ""}
+
+
 def gunicorn_cmd(app_spec: str, port: int) -> list[str]:
-    return [GUNICORN, "-w", str(WORKERS), "-k", WORKER_CLASS, "--threads", str(THREADS),
-            "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec]
+    return [GUNICORN, "-c", str(GUNICORN_CONF), "-w", str(WORKERS), "-k", WORKER_CLASS, "--threads", str(THREADS),
+            "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--max-requests", "0", app_spec]
 
 
 def start_gunicorn(name: str, app_spec: str, env: dict, cwd: Path, log_dir: Path,
@@ -162,7 +168,7 @@ def start_gunicorn(name: str, app_spec: str, env: dict, cwd: Path, log_dir: Path
     port = free_port()
     log = log_dir / f"{name}.log"
     fh = open(log, "wb")  # noqa: SIM115 (the server keeps it open)
-    proc = subprocess.Popen(gunicorn_cmd(app_spec, port), cwd=str(cwd), env=env, stdout=fh,
+    proc = subprocess.Popen(gunicorn_cmd(app_spec, port), cwd=str(cwd), env={**env, **GUNICORN_ENV}, stdout=fh,
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     server = Server(name, url, proc, log)

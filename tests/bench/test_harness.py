@@ -109,3 +109,14 @@ def test_the_stack_ceiling_pays_through_ebiz_sign_in_or_not_at_all(tmp_path):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_every_bench_server_runs_the_repos_gunicorn_config():
+    """The production settings (gunicorn.conf.py) under load, the same for eBiz and the floor; only the
+    worker counts, the access log and worker recycling are the bench's own."""
+    from tests.bench.common import GUNICORN_CONF, GUNICORN_ENV, ROOT, gunicorn_cmd
+
+    cmd = gunicorn_cmd("wsgi:app", 8123)
+    assert cmd[1:3] == ["-c", str(GUNICORN_CONF)] and GUNICORN_CONF == ROOT / "gunicorn.conf.py"
+    assert GUNICORN_CONF.is_file() and cmd[cmd.index("--max-requests") + 1] == "0"
+    assert GUNICORN_ENV == {"GUNICORN_ACCESS_LOG": ""}

@@ -243,9 +243,8 @@ def test_pagination_bounded(client):
     assert client.get("/catalog/?page=999999").status_code == 200  # clamped, not a deep scan
 
 
-def test_search_uses_the_gin_index_on_postgresql(app, is_postgres):
-    if not is_postgres:
-        pytest.skip("PostgreSQL index check")
+@pytest.mark.postgres_only("a PostgreSQL index check")
+def test_search_uses_the_gin_index_on_postgresql(app):
     make_product(name="Aerial imagery Kuching")
     db.session.execute(text("SET LOCAL enable_seqscan = off"))
     f = service.Filters(q="imagery")
@@ -257,9 +256,8 @@ def test_search_uses_the_gin_index_on_postgresql(app, is_postgres):
     assert [p.name for p in service.list_products(f).items] == ["Aerial imagery Kuching"]
 
 
-def test_listing_uses_an_index_on_postgresql(app, is_postgres):
-    if not is_postgres:
-        pytest.skip("PostgreSQL index check")
+@pytest.mark.postgres_only("a PostgreSQL index check")
+def test_listing_uses_an_index_on_postgresql(app):
     db.session.execute(text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(r[0] for r in db.session.execute(text(
         "EXPLAIN SELECT * FROM product WHERE status = 'published' ORDER BY name LIMIT 25")))

@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
 from ebiz.accounts.models import Role, Tier
@@ -173,7 +172,6 @@ def test_retire_needs_post_and_csrf_and_the_status_form_no_longer_retires(client
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)
                              .where(AuditEvent.action == "catalog.product.status")) == 0
     customer = make_user(tier=Tier.PRIMARY)
-    vars(g).clear()
     login_session(client, customer)
     assert client.get(f"/catalog/admin/{p.id}/retire").status_code == 403
     assert client.post(f"/catalog/admin/{p.id}/retire", data={"csrf_token": token}).status_code == 403

@@ -4,7 +4,6 @@ import hashlib
 import html as htmllib
 import re
 
-from flask import g
 from flask_babel import force_locale
 from flask_login import AnonymousUserMixin
 from sqlalchemy import select
@@ -55,7 +54,6 @@ def test_admin_edits_a_product_and_the_change_is_saved_and_audited(client):
     assert len(events) == 1
     assert events[0].actor_id == admin.id and events[0].target_type == "Product"
     assert set(events[0].details["changed"]) == {"name", "price_sen"}
-    vars(g).clear()
     assert "72.50" in client.get(f"/catalog/p/{saved.slug}").get_data(as_text=True)
 
 
@@ -66,7 +64,6 @@ def test_admin_edit_with_a_bad_price_shows_it_beside_the_field_and_changes_nothi
     client.set_cookie("lang", "en")
     token = csrf_from(client.get(f"/catalog/admin/{p.id}").data)
     for bad in ("12.345", "abc", "-5.00"):
-        vars(g).clear()
         r = client.post(f"/catalog/admin/{p.id}", data=_edit_data(p, csrf_token=token, name="Renamed", price=bad))
         html = r.get_data(as_text=True)
         assert r.status_code == 200, bad
@@ -84,7 +81,6 @@ def test_admin_without_the_totp_step_cannot_edit(client):
     p = make_product(name="District boundaries Kedah", price_sen=5000)
     login_session(client, admin)
     token = csrf_from(client.get(f"/catalog/admin/{p.id}").data)
-    vars(g).clear()
     login_session(client, admin, mfa=False)
     with client.session_transaction() as sess:
         sess.pop("mfa_ok", None)
@@ -117,18 +113,15 @@ def test_admin_edits_version_notes_and_publication_audited(client):
         ("312 lot numbers corrected in Damansara.", True, "2026.1")
     events = _audits("catalog.version.update", AuditEvent.target_id == str(v.id))
     assert len(events) == 1 and events[0].actor_id == admin.id and events[0].details["published"] is True
-    vars(g).clear()
     assert "312 lot numbers corrected" in client.get(f"/catalog/p/{p.slug}").get_data(as_text=True)
 
     # Unticking "Published" hides the version from the product page.
-    vars(g).clear()
     page = client.get(f"/catalog/admin/versions/{v.id}")
     client.post(f"/catalog/admin/versions/{v.id}", data={"csrf_token": csrf_from(page.data),
                                                           "change_notes": "Withdrawn."})
     db.session.expire_all()
     assert db.session.get(ProductVersion, v.id).published is False
     assert len(_audits("catalog.version.update", AuditEvent.target_id == str(v.id))) == 2
-    vars(g).clear()
     assert "Withdrawn." not in client.get(f"/catalog/p/{p.slug}").get_data(as_text=True)
 
 
@@ -139,10 +132,8 @@ def test_customer_cannot_open_or_save_the_version_page(client):
     login_session(client, admin)
     token = csrf_from(client.get(f"/catalog/admin/versions/{v.id}").data)
     for customer in (make_user(tier=Tier.PRIMARY), make_user(tier=Tier.REGULAR)):
-        vars(g).clear()
         login_session(client, customer)
         assert client.get(f"/catalog/admin/versions/{v.id}").status_code == 403
-        vars(g).clear()
         r = client.post(f"/catalog/admin/versions/{v.id}", data={"csrf_token": token, "change_notes": "Hacked"})
         assert r.status_code == 403
     db.session.expire_all()
@@ -150,7 +141,6 @@ def test_customer_cannot_open_or_save_the_version_page(client):
     assert (saved.change_notes, saved.published) == ("First release", True)
     assert _audits("catalog.version.update") == []
     # Signed out: sent to sign in.
-    vars(g).clear()
     r = client.application.test_client().get(f"/catalog/admin/versions/{v.id}")
     assert r.status_code == 302 and "/account/login" in r.headers["Location"]
 
@@ -222,7 +212,6 @@ def test_regular_customer_on_digital_data_sees_the_primary_explanation_and_the_c
     assert 'href="/counter/locations" data-testid="counter-locations">Where are the counters?</a>' in why
     assert 'data-testid="add-to-cart"' not in html
     # A Primary customer may buy it: no explanation and no counters link.
-    vars(g).clear()
     login_session(client, make_user(tier=Tier.PRIMARY))
     html = client.get(f"/catalog/p/{p.slug}").get_data(as_text=True)
     assert 'data-testid="why-not"' not in html and 'data-testid="counter-locations"' not in html

@@ -20,7 +20,7 @@ import requests
 
 from ebiz.delivery.storage import S3_PART, S3Storage, StorageError
 from ebiz.errors import ValidationError
-from tests.conftest import free_port, port_open, require_service
+from tests.services import free_port, port_open, require_service
 
 ROOT = Path(__file__).resolve().parents[2]
 S3VENV_PY = Path(os.environ.get("EBIZ_S3VENV", ROOT / ".s3venv")) / "bin" / "python"

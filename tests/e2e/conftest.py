@@ -27,7 +27,7 @@ from werkzeug.serving import make_server
 from config import TestingConfig
 from ebiz import create_app
 from ebiz.extensions import db, limiter
-from tests.conftest import _wipe, free_port, require_service
+from tests.services import free_port, require_service, wipe
 
 CHROMIUM = os.environ.get("EBIZ_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -71,7 +71,7 @@ def _live_server(database_url, tmp_path_factory):
 @pytest.fixture
 def live_server(_live_server):
     """The running app, with an empty database and fresh rate limits for this test."""
-    _wipe(_live_server.app)
+    wipe(_live_server.app)
     with _live_server.app.app_context():
         limiter.reset()
     return _live_server

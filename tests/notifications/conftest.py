@@ -1,21 +1,10 @@
 """A real SMTP server (aiosmtpd) on loopback for the mail tests."""
 
-import email
-from email.policy import default as default_policy
-
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import free_port
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's name)
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=default_policy)))
-        return "250 OK"
+from tests.notifications.helpers import Inbox
+from tests.services import free_port
 
 
 @pytest.fixture

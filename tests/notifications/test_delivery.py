@@ -17,9 +17,9 @@ from ebiz.clock import utcnow
 from ebiz.extensions import db
 from ebiz.notifications import service
 from ebiz.notifications.models import MAX_ATTEMPTS, OutboxMessage
-from tests.conftest import free_port
 from tests.factories import csrf_from, make_user
-from tests.notifications.conftest import Inbox
+from tests.notifications.helpers import Inbox
+from tests.services import free_port
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from ebiz.accounts.passwords import verify_password
 from ebiz.extensions import db
 from ebiz.notifications.models import OutboxMessage
-from tests.conftest import free_port
 from tests.factories import csrf_from, make_user
-from tests.notifications.conftest import Inbox
+from tests.notifications.helpers import Inbox
+from tests.services import free_port
 
 NEW = "Garisan-Kontur-Sungai-31"
 

@@ -1,11 +1,18 @@
 """Catalogue rows for order tests (written directly: these tests are about orders, not the catalogue)."""
 
 import itertools
+import re
+import secrets
+import zlib
 from datetime import date, timedelta
+
+from sqlalchemy import func, select
 
 from ebiz.catalog.models import Product, ProductVersion, TrainingSession
 from ebiz.clock import utcnow
 from ebiz.extensions import db
+from ebiz.orders import service
+from tests.factories import make_counter
 
 _n = itertools.count(1)
 
@@ -68,28 +75,17 @@ def accepted_for(*products) -> dict:
 
 
 def client_for(app, user):
-    """A new test client signed in as `user`.
-
-    The test's app context outlives requests, so `g` (Flask-Login's user, Flask-WTF's CSRF token)
-    would carry the previous client's values into this one: forget them first.
-    """
-    from flask import g
-
+    """A new test client signed in as `user` (each of its requests has its own app context: conftest)."""
     from tests.factories import sign_in
 
-    vars(g).clear()
     client = app.test_client()
     sign_in(client, user)
-    vars(g).clear()
     return client
 
 
 def csrf(client, path: str) -> str:
-    from flask import g
-
     from tests.factories import csrf_from
 
-    vars(g).clear()
     return csrf_from(client.get(path).data)
 
 
@@ -131,3 +127,47 @@ def gateway_paid(intent):
                                     source="callback")
     db.session.commit()
     return outcome
+
+
+# -- placing and paying orders through the service (shared by the order tests) ----------------
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def place(user, *items, counter=None):
+    """items: products, or (product, session) for training."""
+    products = []
+    for it in items:
+        if isinstance(it, tuple):
+            service.add_to_cart(user, it[0].id, session_id=it[1].id)
+            products.append(it[0])
+        else:
+            service.add_to_cart(user, it.id, request_note="Lot boundaries of Mukim Damansara, GeoJSON, for the "
+                                                        "drainage study" if it.service_kind == "extraction" else None)
+            products.append(it)
+    if counter is None and any(p.type == "printed" for p in products):
+        counter = make_counter(f"C{secrets.token_hex(2)}", is_hq=False, commit=False).id
+    order = service.checkout(user, checkout_key=secrets.token_hex(8), accepted=accepted_for(*products),
+                             ip="127.0.0.1", user_agent="pytest", collect_counter_id=counter)
+    db.session.commit()
+    return order
+
+
+def pay_wallet(order):
+    intent, url = service.pay(order.user, order, method="wallet", idempotency_key=secrets.token_hex(8))
+    db.session.commit()
+    return intent
+
+
+def pdf_text(data: bytes) -> str:
+    """The text drawn in a PDF made by fpdf2 (its content streams, inflated)."""
+    assert data.startswith(b"%PDF")
+    parts = []
+    # Each stream's bytes are exactly /Length long (compressed data may itself end in "\r").
+    for m in re.finditer(rb"/Length (\d+)[^>]*>>\s*stream\r?\n", data):
+        raw = data[m.end():m.end() + int(m.group(1))]
+        try:
+            parts.append(zlib.decompress(raw).decode("latin-1"))
+        except zlib.error:
+            parts.append(raw.decode("latin-1"))
+    return "".join(parts)

@@ -1,36 +1,18 @@
 """Invoices, receipts and credit notes name their issuer (config AGENCY_*) and the customer billed."""
 
 import re
-import zlib
 
 import pytest
-from flask import g
 
 from ebiz.accounts.models import Kind, Tier
 from ebiz.extensions import db
 from ebiz.orders.models import Order
 from ebiz.payments.receipts import agency_issuer
 from tests.factories import make_user
-from tests.orders.helpers import client_for, fund, printed_product
-from tests.orders.test_lifecycle import pay_wallet, place
-
-
-def pdf_text(data: bytes) -> str:
-    """The text drawn in a PDF made by fpdf2 (its content streams, inflated)."""
-    assert data.startswith(b"%PDF")
-    parts = []
-    # Each stream's bytes are exactly /Length long (compressed data may itself end in "\r").
-    for m in re.finditer(rb"/Length (\d+)[^>]*>>\s*stream\r?\n", data):
-        raw = data[m.end():m.end() + int(m.group(1))]
-        try:
-            parts.append(zlib.decompress(raw).decode("latin-1"))
-        except zlib.error:
-            parts.append(raw.decode("latin-1"))
-    return "".join(parts)
+from tests.orders.helpers import client_for, fund, pay_wallet, pdf_text, place, printed_product
 
 
 def _get(client, path):
-    vars(g).clear()
     r = client.get(path)
     assert r.status_code == 200, r.data[:500]
     return r
@@ -95,10 +77,8 @@ def test_credit_note_page_and_pdf_show_issuer_and_billing_identity(app, sst):
     rep = make_user(kind=Kind.COMPANY, tier=Tier.REGULAR, full_name="Ahmad Rep", company_name="Geo Ukur Sdn. Bhd.")
     order = place(rep, printed_product(price_sen=1200))
     client = client_for(app, rep)
-    vars(g).clear()
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
                       client.get(f"/orders/{order.reference}").get_data(as_text=True)).group(1)
-    vars(g).clear()
     assert client.post(f"/orders/{order.reference}/cancel", data={"csrf_token": token}).status_code == 302
     db.session.rollback()
     order = db.session.get(Order, order.id)

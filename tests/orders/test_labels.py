@@ -4,7 +4,6 @@ page's language (Malay by default, English on request), never the stored codes."
 import re
 
 import pytest
-from flask import g
 from flask_babel import force_locale
 
 from ebiz.accounts.models import Role, Tier
@@ -19,9 +18,10 @@ from tests.orders.helpers import (
     fund,
     gateway_paid,
     pay_online,
+    pay_wallet,
+    place,
     printed_product,
 )
-from tests.orders.test_lifecycle import pay_wallet, place
 
 
 def visible_text(html: str) -> str:
@@ -32,7 +32,6 @@ def visible_text(html: str) -> str:
 
 def page(client, path: str, lang: str) -> str:
     client.set_cookie("lang", lang)
-    vars(g).clear()
     r = client.get(path)
     assert r.status_code == 200
     return r.get_data(as_text=True)
@@ -95,17 +94,14 @@ def test_staff_marking_a_line_reads_as_a_sentence(app):
     client = client_for(app, make_user(role=Role.COUNTER, counter=make_counter("HQ")))
     client.set_cookie("lang", "en")
     token = csrf(client, "/orders/staff")
-    vars(g).clear()
     r = client.post(f"/orders/staff/lines/{line.id}/mark", data={"csrf_token": token, "to": "ready"},
                     follow_redirects=True)
     text = visible_text(r.get_data(as_text=True))
     assert f"{line.name} is marked ready for collection." in text and "marked ready." not in text
     # Marking it ready again is refused with a sentence naming the move, not the code.
-    vars(g).clear()
     r = client.post(f"/orders/staff/lines/{line.id}/mark", data={"csrf_token": token, "to": "ready"},
                     follow_redirects=True)
     assert "This line cannot be marked ready for collection now." in r.get_data(as_text=True)
-    vars(g).clear()
     r = client.post(f"/orders/staff/lines/{line.id}/mark", data={"csrf_token": token, "to": "collected"},
                     follow_redirects=True)
     assert f"{line.name} is marked collected." in visible_text(r.get_data(as_text=True))

@@ -1,7 +1,6 @@
 """Paying (wallet and online), settlement, cancellation with refunds, expiry, staff fulfilment."""
 
 import io
-import secrets
 from datetime import timedelta
 
 import pytest
@@ -21,44 +20,17 @@ from ebiz.payments.models import PaymentIntent, RefundRequest
 from ebiz.wallet import service as wallet
 from tests.factories import make_counter, make_user
 from tests.orders.helpers import (
-    accepted_for,
+    count,
     digital_product,
     extraction_service,
     fund,
     gateway_paid,
     pay_online,
+    pay_wallet,
+    place,
     printed_product,
     training,
 )
-
-
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def place(user, *items, counter=None):
-    """items: products, or (product, session) for training."""
-    products = []
-    for it in items:
-        if isinstance(it, tuple):
-            service.add_to_cart(user, it[0].id, session_id=it[1].id)
-            products.append(it[0])
-        else:
-            service.add_to_cart(user, it.id, request_note="Lot boundaries of Mukim Damansara, GeoJSON, for the "
-                                                        "drainage study" if it.service_kind == "extraction" else None)
-            products.append(it)
-    if counter is None and any(p.type == "printed" for p in products):
-        counter = make_counter(f"C{secrets.token_hex(2)}", is_hq=False, commit=False).id
-    order = service.checkout(user, checkout_key=secrets.token_hex(8), accepted=accepted_for(*products),
-                             ip="127.0.0.1", user_agent="pytest", collect_counter_id=counter)
-    db.session.commit()
-    return order
-
-
-def pay_wallet(order):
-    intent, url = service.pay(order.user, order, method="wallet", idempotency_key=secrets.token_hex(8))
-    db.session.commit()
-    return intent
 
 
 def test_wallet_payment_issues_grant_and_entitlement_in_one_transaction(app):

@@ -4,7 +4,6 @@ Regular customer, and paying again after a declined online payment."""
 import re
 from datetime import timedelta
 
-from flask import g
 from sqlalchemy import func, select
 
 from ebiz.accounts.models import Role, Tier
@@ -13,15 +12,13 @@ from ebiz.extensions import db
 from ebiz.orders.models import CartItem, Order
 from ebiz.payments.models import PaymentIntent
 from tests.factories import make_user
-from tests.orders.helpers import client_for, extraction_service, fund, printed_product
-from tests.orders.test_lifecycle import place
+from tests.orders.helpers import client_for, extraction_service, fund, place, printed_product
 from tests.payments.helpers import bank_answers, post_callback
 
 NOTE = "Lot boundaries of Mukim Damansara as GeoPackage, for the Sungai Buloh drainage study"
 
 
 def _get(client, path: str) -> str:
-    vars(g).clear()
     r = client.get(path)
     assert r.status_code == 200, (path, r.status_code)
     return r.get_data(as_text=True)
@@ -54,7 +51,6 @@ def test_extraction_request_travels_from_product_page_to_cart_order_and_staff_qu
 
     # Without a note (or with only blanks): the error, and nothing in the cart.
     for note in (None, "   \n  "):
-        vars(g).clear()
         data = {"csrf_token": token, "product_id": ext.id, "next": f"/catalog/p/{ext.slug}"}
         if note is not None:
             data["request_note"] = note
@@ -63,7 +59,6 @@ def test_extraction_request_travels_from_product_page_to_cart_order_and_staff_qu
         assert "Describe what we should extract" in _get(client, r.headers["Location"])
         assert count(CartItem) == 0
 
-    vars(g).clear()
     r = client.post("/orders/cart/add", data={"csrf_token": token, "product_id": ext.id, "request_note": NOTE,
                                               "next": f"/catalog/p/{ext.slug}"})
     assert r.status_code == 302 and r.headers["Location"].endswith("/orders/cart")
@@ -72,7 +67,6 @@ def test_extraction_request_travels_from_product_page_to_cart_order_and_staff_qu
     assert _notes(cart) == [f"Your request: {NOTE}"]
 
     sha = re.search(rf'name="licence_{ext.id}" value="([0-9a-f]{{64}})"', cart).group(1)
-    vars(g).clear()
     r = client.post("/orders/checkout", data={"csrf_token": _field(cart, "csrf_token"),
                                               "checkout_key": _field(cart, "checkout_key"), f"licence_{ext.id}": sha})
     assert r.status_code == 302
@@ -86,7 +80,6 @@ def test_extraction_request_travels_from_product_page_to_cart_order_and_staff_qu
     staff = client_for(app, admin)
     staff.set_cookie("lang", "en")
     assert NOTE not in _get(staff, "/orders/staff")
-    vars(g).clear()
     r = client.post(f"/orders/{order.reference}/pay", data={"csrf_token": _field(detail, "csrf_token"),
                                                              "method": "wallet",
                                                              "idempotency_key": _field(detail, "idempotency_key")})
@@ -116,7 +109,6 @@ def test_regular_customers_order_page_offers_no_wallet_and_says_how_to_upgrade(a
     assert WALLET_HINT in html
 
     # Posting "wallet" anyway is refused with the reason, and nothing is paid or started.
-    vars(g).clear()
     r = client.post(f"/orders/{order.reference}/pay", data={"csrf_token": _field(html, "csrf_token"),
                                                              "method": "wallet",
                                                              "idempotency_key": _field(html, "idempotency_key")})
@@ -152,7 +144,6 @@ def test_declined_payment_says_why_pending_and_the_order_can_be_paid_again(app, 
 
     # The bank declines (51: insufficient funds) and the gateway says so.
     body, headers = bank_answers(app, first, "51")
-    vars(g).clear()
     assert post_callback(app.test_client(), body, headers).json["outcome"] == "applied"
     db.session.expire_all()
     assert db.session.get(PaymentIntent, first.id).status == "failed"
@@ -164,7 +155,6 @@ def test_declined_payment_says_why_pending_and_the_order_can_be_paid_again(app, 
     assert 'data-testid="pay"' in html
 
     # Paying again starts a new attempt at the gateway.
-    vars(g).clear()
     r = client.post(f"/orders/{order.reference}/pay", data={"csrf_token": _field(html, "csrf_token"),
                                                              "method": "fpx", "bank_code": "MB2U0227",
                                                              "idempotency_key": _field(html, "idempotency_key")})
@@ -187,13 +177,11 @@ def test_after_a_declined_payment_an_expired_order_cannot_be_paid_again(app, san
                                                          "idempotency_key": _field(html, "idempotency_key")})
     first = db.session.scalars(select(PaymentIntent)).one()
     body, headers = bank_answers(app, first, "51")
-    vars(g).clear()
     post_callback(app.test_client(), body, headers)
     db.session.expire_all()
     db.session.get(Order, order.id).expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
     html = _get(client, f"/orders/{order.reference}")
-    vars(g).clear()
     r = client.post(f"/orders/{order.reference}/pay", data={"csrf_token": _field(html, "csrf_token"), "method": "card",
                                                              "idempotency_key": _field(html, "idempotency_key")})
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/orders/{order.reference}")

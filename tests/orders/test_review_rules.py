@@ -18,8 +18,16 @@ from ebiz.orders.models import Order
 from ebiz.payments.models import RefundRequest
 from ebiz.wallet import service as wallet
 from tests.factories import make_counter, make_user
-from tests.orders.helpers import digital_product, fund, gateway_paid, pay_online, printed_product, training
-from tests.orders.test_lifecycle import pay_wallet, place
+from tests.orders.helpers import (
+    digital_product,
+    fund,
+    gateway_paid,
+    pay_online,
+    pay_wallet,
+    place,
+    printed_product,
+    training,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -17,14 +17,16 @@ from tests.factories import PASSWORD, csrf_from, make_counter, make_user
 from tests.orders.helpers import (
     accepted_for,
     client_for,
+    count,
     csrf,
     fund,
     gateway_paid,
     pay_online,
+    pay_wallet,
+    place,
     printed_product,
     training,
 )
-from tests.orders.test_lifecycle import count, pay_wallet, place
 
 
 def test_cancelling_a_session_closes_and_refunds_the_orders_holding_its_seats(app):

@@ -16,8 +16,7 @@ from ebiz.extensions import db
 from ebiz.notifications.models import OutboxMessage
 from ebiz.orders import service
 from tests.factories import make_user
-from tests.orders.helpers import client_for, csrf, training
-from tests.orders.test_lifecycle import place
+from tests.orders.helpers import client_for, csrf, place, training
 
 
 def _details(ts, **changes):

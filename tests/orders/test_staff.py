@@ -3,7 +3,6 @@
 import io
 import re
 
-from flask import g
 from sqlalchemy import select
 
 from ebiz.accounts.models import Role, Tier
@@ -11,19 +10,25 @@ from ebiz.audit.models import AuditEvent
 from ebiz.extensions import db
 from ebiz.orders.models import Order
 from tests.factories import make_counter, make_user
-from tests.orders.helpers import client_for, extraction_service, fund, gateway_paid, pay_online, printed_product
-from tests.orders.test_lifecycle import pay_wallet, place
+from tests.orders.helpers import (
+    client_for,
+    extraction_service,
+    fund,
+    gateway_paid,
+    pay_online,
+    pay_wallet,
+    place,
+    printed_product,
+)
 
 
 def _token(client, path):
-    vars(g).clear()
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
 
 
 def test_customers_and_support_agents_cannot_open_the_fulfilment_desk(app):
     for user in (make_user(tier=Tier.PRIMARY), make_user(role=Role.SUPPORT)):
         client = client_for(app, user)
-        vars(g).clear()
         assert client.get("/orders/staff").status_code == 403
 
 
@@ -36,15 +41,12 @@ def test_counter_staff_mark_a_printed_line_ready_then_collected(app):
     line_id = order.lines[0].id
     token = _token(client, "/orders/staff")
     for to in ("ready", "collected"):
-        vars(g).clear()
         r = client.post(f"/orders/staff/lines/{line_id}/mark", data={"csrf_token": token, "to": to})
         assert r.status_code == 302
     db.session.rollback()
     assert db.session.get(Order, order.id).status == "fulfilled"
-    vars(g).clear()
     found = client.get(f"/orders/staff?ref={order.reference.lower()}")
     assert found.status_code == 302 and found.headers["Location"].endswith(f"/orders/{order.reference}")
-    vars(g).clear()
     assert order.reference in client.get(found.headers["Location"]).get_data(as_text=True)
     actions = [e.action for e in db.session.scalars(select(AuditEvent).where(AuditEvent.actor_id == staff.id))]
     assert "order.line_ready" in actions and "order.line_collected" in actions
@@ -60,7 +62,6 @@ def test_admin_attaches_a_deliverable_and_the_customer_is_entitled(app):
     admin = make_user(role=Role.ADMIN)
     client = client_for(app, admin)
     token = _token(client, "/orders/staff?kind=service")
-    vars(g).clear()
     r = client.post(f"/orders/staff/lines/{order.lines[0].id}/attach",
                     data={"csrf_token": token, "file": (io.BytesIO(b"x,y\n1,2\n"), "extract.csv")},
                     content_type="multipart/form-data")
@@ -77,18 +78,14 @@ def test_credit_note_page_and_pdf_after_cancellation(app):
     order = place(customer, printed_product(price_sen=1200))
     client = client_for(app, customer)
     token = _token(client, f"/orders/{order.reference}")
-    vars(g).clear()
     assert client.post(f"/orders/{order.reference}/cancel", data={"csrf_token": token}).status_code == 302
     db.session.rollback()
     order = db.session.get(Order, order.id)
     cn = order.invoice.credit_notes[0]
-    vars(g).clear()
     page = client.get(f"/orders/{order.reference}/credit-notes/{cn.number}").get_data(as_text=True)
     assert cn.number in page and order.invoice.number in page
-    vars(g).clear()
     pdf = client.get(f"/orders/{order.reference}/credit-notes/{cn.number}.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
-    vars(g).clear()
     assert client.get(f"/orders/{order.reference}/credit-notes/CN-2000-000001").status_code == 404
 
 
@@ -116,6 +113,5 @@ def test_a_credit_note_without_a_reason_says_who_closed_the_order_in_the_readers
                            "Pesanan tamat tempoh tanpa dibayar."]
     client = client_for(app, customer)
     cn = by_customer.invoice.credit_notes[0]
-    vars(g).clear()
     page = client.get(f"/orders/{by_customer.reference}/credit-notes/{cn.number}").get_data(as_text=True)
     assert "Dibatalkan oleh pelanggan." in page and "cancelled by the customer" not in page

@@ -3,7 +3,6 @@
 import re
 
 from click.testing import CliRunner
-from flask import g
 from sqlalchemy import func, select
 
 from ebiz.accounts.models import Tier
@@ -26,7 +25,6 @@ def test_regular_customer_adding_digital_data_is_told_how_to_upgrade(app):
     client = client_for(app, user)
     r = _add(client, dig.id, csrf(client, "/orders/cart"))
     assert r.status_code == 302
-    vars(g).clear()
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert "Pengguna Utama" in page and "kaunter" in page  # Bahasa Malaysia by default
     assert db.session.scalar(select(func.count(CartItem.id))) == 0
@@ -37,7 +35,6 @@ def test_checkout_without_csrf_token_is_refused_and_writes_nothing(app):
     dig = digital_product()
     client = client_for(app, user)
     _add(client, dig.id, csrf(client, "/orders/cart"))
-    vars(g).clear()
     r = client.post("/orders/checkout", data={"checkout_key": "abc", f"licence_{dig.id}": "x"})
     assert r.status_code == 400
     assert db.session.scalar(select(func.count(Order.id))) == 0
@@ -49,7 +46,6 @@ def test_buy_by_wallet_through_the_pages(app):
     dig = digital_product(price_sen=4000)
     client = client_for(app, user)
     _add(client, dig.id, csrf(client, "/orders/cart"))
-    vars(g).clear()
     cart = client.get("/orders/cart").get_data(as_text=True)
     sha = re.search(rf'name="licence_{dig.id}" value="([0-9a-f]{{64}})"', cart).group(1)
     key = re.search(r'name="checkout_key"[^>]*value="([^"]+)"', cart).group(1)
@@ -65,7 +61,6 @@ def test_buy_by_wallet_through_the_pages(app):
     assert r.headers["Location"].endswith(f"/orders/{order.reference}")
     acc = db.session.scalars(select(LicenceAcceptance)).one()
     assert acc.text_sha256 == sha and acc.user_agent == "Browser/1.0" and acc.ip == "127.0.0.1"
-    vars(g).clear()
     page = client.get(f"/orders/{order.reference}").get_data(as_text=True)
     assert "Waiting for your payment" in page or "Menunggu" in page or order.invoice.number in page
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
@@ -76,33 +71,26 @@ def test_buy_by_wallet_through_the_pages(app):
     db.session.rollback()
     assert wallet.balance(user) == 6000 and db.session.get(Order, order.id).status == "fulfilled"
     grant = db.session.scalars(select(LicenceGrant)).one()
-    vars(g).clear()
     page = client.get(f"/orders/{order.reference}").get_data(as_text=True)
     assert grant.number in page and "receipt-link" in page
-    vars(g).clear()
     inv = client.get(f"/orders/{order.reference}/invoice")
     assert inv.status_code == 200 and order.invoice.number in inv.get_data(as_text=True)
-    vars(g).clear()
     pdf = client.get(f"/orders/{order.reference}/invoice.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
-    vars(g).clear()
     mine = client.get("/orders/?status=successful").get_data(as_text=True)
     assert order.reference in mine
-    vars(g).clear()
     assert order.reference not in client.get("/orders/?status=awaiting").get_data(as_text=True)
     # Someone else gets "not found" for every page of this order.
     other = client_for(app, make_user(tier=Tier.PRIMARY))
     for path in ("", "/invoice", "/invoice.pdf"):
-        vars(g).clear()
         assert other.get(f"/orders/{order.reference}{path}").status_code == 404
-    vars(g).clear()
     assert other.get(f"/licences/{grant.number}").status_code == 404
 
 
 def test_flask_orders_expire(app):
     user = make_user(tier=Tier.REGULAR)
     prt = printed_product(stock=1)
-    from tests.orders.test_lifecycle import place
+    from tests.orders.helpers import place
 
     order = place(user, prt)
     order.expires_at = utcnow()
@@ -116,8 +104,7 @@ def test_flask_orders_expire(app):
 def test_flask_orders_expire_fulfils_finished_training(app):
     from datetime import timedelta
 
-    from tests.orders.helpers import gateway_paid, pay_online, training
-    from tests.orders.test_lifecycle import place
+    from tests.orders.helpers import gateway_paid, pay_online, place, training
 
     user = make_user(tier=Tier.REGULAR)
     trn, session = training()
@@ -132,13 +119,11 @@ def test_flask_orders_expire_fulfils_finished_training(app):
 
 
 def test_my_training_lists_registrations(app):
-    from tests.orders.helpers import training
-    from tests.orders.test_lifecycle import place
+    from tests.orders.helpers import place, training
 
     user = make_user(tier=Tier.REGULAR)
     trn, session = training()
     order = place(user, (trn, session))
     client = client_for(app, user)
-    vars(g).clear()
     page = client.get("/orders/training").get_data(as_text=True)
     assert trn.name in page and order.reference in page and session.venue in page

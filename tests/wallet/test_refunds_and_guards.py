@@ -153,10 +153,8 @@ def test_the_same_counter_topup_twice_is_one_topup(app):
         wallet.topup_at_counter(staff=staff, customer=customer, amount_sen=2000, receipt_no=" ")
 
 
-@pytest.mark.postgres_only
-def test_postgresql_refuses_to_change_or_unbalance_the_ledger(app, is_postgres):
-    if not is_postgres:
-        pytest.skip("the database-level guards are PostgreSQL's (SQLite keeps the ORM's)")
+@pytest.mark.postgres_only("the database-level guards are PostgreSQL's (SQLite keeps the ORM's)")
+def test_postgresql_refuses_to_change_or_unbalance_the_ledger(app):
     user = make_user(tier="primary")
     fund(user, 1000)
     for statement in ("UPDATE ledger_entry SET amount_sen = amount_sen + 1",

@@ -5,7 +5,6 @@ import csv
 import io
 import re
 
-from flask import g
 from flask_babel import force_locale
 from sqlalchemy import select
 
@@ -27,7 +26,6 @@ def visible_text(html: str) -> str:
 
 def get(client, path: str, lang: str) -> str:
     client.set_cookie("lang", lang)
-    vars(g).clear()
     r = client.get(path)
     assert r.status_code == 200
     return r.get_data(as_text=True)
@@ -112,7 +110,6 @@ def test_adjustment_status_and_decision_read_as_words(app):
     client = app.test_client()
     sign_in(client, checker)
     token = csrf(client, "/wallet/staff/adjustments")
-    vars(g).clear()
     r = client.post(f"/wallet/staff/adjustments/{adj.reference}", data={"csrf_token": token, "decision": "reject"},
                     follow_redirects=True)
     text = visible_text(r.get_data(as_text=True))

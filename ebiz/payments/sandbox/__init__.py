@@ -73,6 +73,7 @@ def card_brand(number: str) -> str | None:
 
 def make_sandbox_app(**config):
     """A small Flask app serving only the sandbox gateway (its own secret and database)."""
+    # Only a stand-alone sandbox server needs these; its views import this package (a cycle at the top).
     from flask import Flask
     from flask_babel import Babel
 
@@ -101,7 +102,7 @@ class ThreadedServer:
     """A werkzeug server in a daemon thread (tests): `.url`, `.stop()`."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
-        from werkzeug.serving import make_server
+        from werkzeug.serving import make_server  # tests and tools only: production never serves this way
 
         self.server = make_server(host, port, app, threaded=True)
         self.url = f"http://{host}:{self.server.server_port}"

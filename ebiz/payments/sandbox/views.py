@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from ...clock import to_local, utcnow
 from ...extensions import csrf
@@ -123,8 +124,6 @@ def api_resolve():
     params = request.form.to_dict()
     if not verify_params(_secret(), params):
         abort(401)
-    from sqlalchemy import select
-
     with store.engine().connect() as c:
         row = c.execute(select(store.txn_table).where(store.txn_table.c.merchant_ref == params.get("merchant_ref"))
                         ).mappings().first()
