@@ -16,7 +16,7 @@ from werkzeug.routing import IntegerConverter
 from config import CONFIGS
 
 from .extensions import babel, begin_write, csrf, db, limiter, login_manager, migrate
-from .forms import MAX_ID
+from .forms import MAX_ID, apply_body_limit
 from .sessions import SteppedRefreshSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,6 +123,9 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_request_rules(app: Flask) -> None:
+    # First of all before-request functions (CSRF protection reads the form): the body limit.
+    app.before_request_funcs.setdefault(None, []).insert(0, apply_body_limit)
+
     @app.before_request
     def _refuse_nul():
         # No text eBiz looks up or stores may hold a NUL character (PostgreSQL refuses it): a path

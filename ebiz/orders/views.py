@@ -13,7 +13,7 @@ from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
 from ..errors import EbizError
 from ..extensions import db
-from ..forms import int_id, page_arg, show_error
+from ..forms import int_id, large_upload, page_arg, show_error
 from ..main_views import safe_next
 from . import service
 from .forms import AddToCartForm, AttachForm, CancelForm, CartItemForm, CheckoutForm, MarkLineForm, PayForm
@@ -362,6 +362,7 @@ def staff_mark(line_id: int):
 
 
 @bp.post("/staff/lines/<int:line_id>/attach")
+@large_upload
 @roles_required(*STAFF)
 def staff_attach(line_id: int):
     form = AttachForm()
