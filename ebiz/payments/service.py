@@ -166,8 +166,10 @@ PENDING_REASONS = {
 
 PENDING_TEXT = {
     PendingReason.AWAITING_CUSTOMER: (
-        _l("We are waiting for you to complete the payment at your bank or card page."),
-        _l("If you closed the bank's page, start the payment again. Nothing has been charged yet."),
+        _l("We have no word from your bank or card issuer about this payment yet."),
+        # Not "nothing has been charged": the bank may have taken the money and its answer be lost.
+        _l("If you closed the bank's page before paying, continue the payment, or choose to pay another way. "
+           "If your bank took the money, we credit it as soon as the bank confirms."),
     ),
     PendingReason.AWAITING_BANK: (
         _l("Your bank has not confirmed the payment yet."),
@@ -286,7 +288,8 @@ def unpayable(intent: PaymentIntent):
     if intent.status != S.PENDING:
         return _l("This payment is no longer waiting to be paid.")
     if intent.expires_at <= utcnow():
-        return _l("The time to make this payment has passed. Nothing was charged: please start a new payment.")
+        return _l("The time to make this payment has passed: please start a new payment. If your bank took money "
+                  "for this one after all, we credit it as soon as the bank confirms.")
     check = payable(intent.kind).unpayable
     return check(intent) if check is not None else None
 
@@ -482,15 +485,124 @@ def refresh(intent: PaymentIntent, *, source: str, returned: bool = False) -> st
     """
     if intent.status != S.PENDING or not intent.is_online:
         return "unchanged"
+    return _apply_answer(intent, _ask(intent), source=source, returned=returned)
+
+
+def _ask(intent: PaymentIntent) -> GatewayResult | Exception:
+    """The gateway's answer about `intent` (a network call: take no lock before it), or why there is none."""
     try:
-        result = get_gateway(intent.gateway).requery(intent)
+        return get_gateway(intent.gateway).requery(intent)
     except (GatewayUnavailable, SignatureInvalid, ValueError) as exc:
+        return exc
+
+
+def _apply_answer(intent: PaymentIntent, answer, *, source: str, returned: bool = False) -> str:
+    if isinstance(answer, Exception):
         intent = _lock(intent)
         if returned and intent.status == S.PENDING:
             intent.pending_reason = PendingReason.AWAITING_ANSWER
-        _event(intent, source, None, "unavailable", error=str(exc)[:200])
+        _event(intent, source, None, "unavailable", error=str(answer)[:200])
         return "unavailable"
-    return apply_result(intent, result, source=source)
+    return apply_result(intent, answer, source=source)
+
+
+# -- several payments for one payable ---------------------------------------------------------
+# A customer who closed the bank's page may come back and pay again while the first payment is
+# still in flight (the bank took the money; its answer was lost). So before a payable offers a
+# new payment it asks about every one in flight (`ask_in_flight`, then `settle_answers`), and
+# offers it only when none is left: what the gateway has never seen and whose time has passed
+# is expired; money that arrives anyway for a payable paid already goes back (the payable's
+# settle handler returns it: wallet.return_payment).
+
+def in_flight(kind: str, payable_ref: str) -> list[PaymentIntent]:
+    """The online payments of this payable that may still be in flight (pending), oldest first."""
+    return list(db.session.scalars(
+        select(PaymentIntent).where(PaymentIntent.kind == kind, PaymentIntent.payable_ref == payable_ref,
+                                    PaymentIntent.status == S.PENDING, PaymentIntent.method.in_(Method.ONLINE))
+        .order_by(PaymentIntent.id)))
+
+
+def ask_in_flight(kind: str, payable_ref: str) -> list[tuple[int, object]]:
+    """Ask the gateway about each payment in flight for this payable: [(intent id, answer)].
+    Network only: the caller ends its read transaction, then applies them with `settle_answers`."""
+    return [(intent.id, _ask(intent)) for intent in in_flight(kind, payable_ref)]
+
+
+def settle_answers(answers: list[tuple[int, object]], *, source: str = "recheck") -> None:
+    """Apply what `ask_in_flight` heard (settling what was paid), in id order, each under its lock;
+    a payment the gateway has never seen whose time to pay has passed is expired (abandoned)."""
+    now = utcnow()
+    for intent_id, answer in sorted(answers, key=lambda a: a[0]):
+        intent = db.session.get(PaymentIntent, intent_id)
+        if intent is None or intent.status != S.PENDING:
+            continue
+        outcome = _apply_answer(intent, answer, source=source)
+        intent = db.session.get(PaymentIntent, intent_id)
+        if outcome != "unavailable" and intent.status == S.PENDING and \
+                intent.pending_reason == PendingReason.AWAITING_CUSTOMER and now > intent.expires_at:
+            expire(intent, note="never reached the bank in its time to pay")
+
+
+def abandon(user, reference: str, *, ip: str | None = None) -> str:
+    """The customer gives up a payment they never made ("pay another way"): ask the gateway first;
+    if it has never seen the payment, expire it (money that still arrives for it is never dropped:
+    it succeeds, and the payable returns it). Returns the outcome ("abandoned", "applied" when it
+    was paid after all); Conflict when the bank has it (pending or paid)."""
+    intent = get_for_user(user, reference)
+    if intent.status != S.PENDING or not intent.is_online:
+        raise Conflict(_l("This payment is no longer waiting to be paid."))
+    answer = _ask(intent)  # network, before any lock
+    outcome = _apply_answer(intent, answer, source="abandon")
+    intent = _lock(intent)
+    if intent.status != S.PENDING:
+        return outcome
+    if outcome == "unavailable" or intent.pending_reason != PendingReason.AWAITING_CUSTOMER:
+        raise Conflict(_l("Your bank may have this payment: we are still checking it, so it cannot be "
+                          "abandoned. Please check again in a few minutes."))
+    intent.status, intent.pending_reason = S.EXPIRED, None
+    _event(intent, "abandon", None, "applied", action="abandon")
+    record("payment.abandoned", actor=user, target=intent, ip=ip, reference=intent.reference)
+    return "abandoned"
+
+
+def close_unstarted(kind: str, payable_ref: str, *, paid_by: str | None) -> list[str]:
+    """The payable was paid (by `paid_by`): its other payments that never reached the bank are
+    abandoned now, so they do not read "pending" beside the paid one. No network (this runs in
+    the settling transaction); money that still arrives for one succeeds it and is returned."""
+    closed = []
+    for intent in in_flight(kind, payable_ref):
+        if intent.reference == paid_by or intent.pending_reason != PendingReason.AWAITING_CUSTOMER:
+            continue
+        # SKIP LOCKED: a payment locked by another transaction is being settled or answered right
+        # now (waiting for it, while we hold the payable, could deadlock): it is left as it is.
+        intent = db.session.execute(
+            select(PaymentIntent).where(PaymentIntent.id == intent.id)
+            .with_for_update(of=PaymentIntent, skip_locked=True).execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if intent is not None and intent.status == S.PENDING and \
+                intent.pending_reason == PendingReason.AWAITING_CUSTOMER:
+            intent.status, intent.pending_reason = S.EXPIRED, None
+            _event(intent, "system", None, "applied", action="expire", note=f"payable paid by {paid_by}")
+            closed.append(intent.reference)
+    return closed
+
+
+def refund_of(intent: PaymentIntent) -> RefundRequest | None:
+    """The refund-queue entry that returns this whole payment (see `queue_refund`'s default key), if any."""
+    return db.session.scalar(select(RefundRequest).where(RefundRequest.idempotency_key == f"intent:{intent.reference}"))
+
+
+def returned_payments(kind: str, payable_ref: str, *, kept: str | None) -> list[tuple[PaymentIntent, object]]:
+    """Payments of this payable that succeeded but were not kept (paid twice, or paid for what was
+    closed): each with its refund-queue entry, or None when the money went back to the wallet."""
+    q = select(PaymentIntent).where(PaymentIntent.kind == kind, PaymentIntent.payable_ref == payable_ref,
+                                    PaymentIntent.status == S.SUCCEEDED)
+    if kept:
+        q = q.where(PaymentIntent.reference != kept)
+    intents = list(db.session.scalars(q.order_by(PaymentIntent.id)))
+    refunds = {r.intent_id: r for r in db.session.scalars(
+        select(RefundRequest).where(RefundRequest.intent_id.in_([i.id for i in intents])))} if intents else {}
+    return [(i, refunds.get(i.id)) for i in intents]
 
 
 def expire(intent: PaymentIntent, *, note: str = "") -> str:

@@ -130,6 +130,27 @@ def go(reference):
     return redirect(url)
 
 
+@bp.post("/<reference>/abandon")
+@login_required
+def abandon(reference):
+    """The customer gives up a payment they never made at the bank, to pay another way."""
+    form = CheckAgainForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        outcome = service.abandon(current_user, reference, ip=_ip())
+        intent = service.get_for_user(current_user, reference)
+        back = service.return_url(intent) or url_for(".status", reference=reference)
+        db.session.commit()
+    except EbizError as exc:
+        db.session.commit()  # what the gateway said is kept (its event, a settlement)
+        flash(str(exc.message), "error")
+        return redirect(url_for(".status", reference=reference))
+    if outcome == "abandoned":
+        flash(_("That payment is abandoned. You can choose another way to pay."), "success")
+    return redirect(back)
+
+
 @bp.get("/<reference>/receipt")
 @login_required
 def receipt(reference):
