@@ -199,7 +199,6 @@ def detail(reference: str):
 @bp.post("/<reference>/pay")
 @login_required
 def pay(reference: str):
-    _recheck_payments(reference)  # a payment in flight is asked about first (and refuses a second one)
     order = _order(reference, lock=True)  # service.pay locks it anyway: one statement, not two
     if order.user_id != current_user.id:
         abort(403)
