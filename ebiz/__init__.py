@@ -131,7 +131,8 @@ def _register_request_rules(app: Flask) -> None:
         # No text eBiz looks up or stores may hold a NUL character (PostgreSQL refuses it): a path
         # or query string with one is malformed (a 400, not a database error). Form fields drop
         # theirs (forms.Form); the body is not read here, so views that stream it still can.
-        if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(multi=True)):
+        if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(multi=True)) \
+                or any("\x00" in v for v in request.headers.values()):  # the User-Agent is stored with licences
             abort(400)
 
     @app.before_request

@@ -68,6 +68,23 @@ def test_a_signed_callback_with_a_nul_in_its_reference_is_refused_as_malformed(a
     assert db.session.scalar(select(func.count()).select_from(PaymentIntent)) == 0
 
 
+def test_a_nul_in_a_header_is_refused(app, client):
+    user = make_user(tier="primary")
+    login_session(client, user)
+    product = make_product()
+    token = csrf_from(client.get("/orders/cart").data)
+    client.post("/orders/cart/add", data={"csrf_token": token, "product_id": str(product.id)})
+    from ebiz.licensing.service import get_licence
+
+    ticked = {f"licence_{product.id}": get_licence(product.licence_key).sha256} if product.licence_key else {}
+    r = client.post("/orders/checkout", data={"csrf_token": token, "checkout_key": "k", **ticked},
+                    headers={"User-Agent": "Mozilla\x00"})
+    assert r.status_code == 400
+    from ebiz.orders.models import Order
+
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0
+
+
 def test_ordinary_requests_have_a_small_body_limit(app, client):
     assert Config.MAX_CONTENT_LENGTH <= 1024 * 1024  # the default: a few hundred KB, not 2 GiB
     token = csrf_from(client.get("/account/login").data)

@@ -25,7 +25,12 @@ The contract other domains use:
 - `queue_refund(intent, amount_sen, reason_code, detail="", *, key=None) -> RefundRequest`:
   a staff refund-queue entry (idempotent per key; by default one per intent);
   `register_refund_handler(fn)`: `fn(refund)` runs when staff mark it paid back.
-- Endpoints: `payments.status` / `payments.receipt` (by intent reference), `payments.history`.
+- Several payments of one payable: `in_flight(kind, ref)` (pending online ones); `ask_in_flight`
+  (network) then `settle_answers` (writes) before offering another; `abandon(user, reference)`
+  (the gateway never saw it); `close_unstarted` (the payable was paid by another);
+  `returned_payments(kind, ref, kept=...)` (succeeded but not kept, with their refund entries).
+- Endpoints: `payments.status` / `payments.receipt` (by intent reference), `payments.history`,
+  `payments.abandon`.
 
 Invariants:
 - Every change of an intent's status goes through `_apply`, under a row lock on the intent
