@@ -539,8 +539,10 @@ def settle_answers(answers: list[tuple[int, object]], *, source: str = "recheck"
     now = utcnow()
     for intent_id, answer in sorted(answers, key=lambda a: a[0]):
         intent = db.session.get(PaymentIntent, intent_id)
-        if intent is None or intent.status != S.PENDING:
+        if intent is None:
             continue
+        # Applied whatever the status is now: "paid" for a payment expired meanwhile (closed when
+        # another paid the payable) still succeeds it, and the money goes back.
         outcome = _apply_answer(intent, answer, source=source)
         intent = db.session.get(PaymentIntent, intent_id)
         if outcome != "unavailable" and intent.status == S.PENDING and \
