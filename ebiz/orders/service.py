@@ -648,6 +648,12 @@ def _order_text(intent, order: Order | None) -> str:
     return str(_l("Order %(ref)s: %(lines)s", ref=order.reference, lines=lines))
 
 
+def order_kept(intent) -> bool:
+    """Payments asks: was this succeeded payment's money kept by its order (else it went back)?"""
+    order = _order_by_ref(intent.payable_ref)
+    return order is not None and order.paid_at is not None and order.payment_ref == intent.reference
+
+
 def order_return_url(intent) -> str:
     return f"/orders/{intent.payable_ref}"
 
@@ -664,7 +670,7 @@ def register_with_payments() -> None:
     from ..payments import service as payments
 
     payments.register_payable("order", settle=settle_order, describe=describe_order, return_url=order_return_url,
-                              describe_many=describe_orders, unpayable=order_unpayable)
+                              describe_many=describe_orders, unpayable=order_unpayable, kept=order_kept)
 
 
 # ---------------------------------------------------------------- cancellation and expiry

@@ -11,7 +11,8 @@ its own state; if it can no longer deliver, it refunds to the wallet or calls
 `describe(intent)` is the text for one intent; the optional `describe_many(intents) ->
 {intent id: text}` describes a page of them with a fixed number of queries (`describe_all`).
 The optional `unpayable(intent)` says why the customer may no longer be sent to the gateway
-for it (say the order was cancelled), or returns None.
+for it (say the order was cancelled), or returns None; the optional `kept(intent)` says whether
+a succeeded payment's money was kept (False: it was given back, see `returned`).
 
 The contract other domains use:
 - `create_intent(user, *, kind, payable_ref, amount_sen, method, bank_code=None,
@@ -86,16 +87,18 @@ class Payable:
     return_url: object
     describe_many: object = None
     unpayable: object = None
+    kept: object = None
 
 
 _PAYABLES: dict[str, Payable] = {}
 _REFUND_HANDLERS: list = []
 
 
-def register_payable(kind: str, *, settle, describe, return_url, describe_many=None, unpayable=None) -> None:
+def register_payable(kind: str, *, settle, describe, return_url, describe_many=None, unpayable=None,
+                     kept=None) -> None:
     """Register a payable kind ("wallet_topup", "order"): see the module docstring."""
     _PAYABLES[kind] = Payable(settle=settle, describe=describe, return_url=return_url, describe_many=describe_many,
-                              unpayable=unpayable)
+                              unpayable=unpayable, kept=kept)
 
 
 def register_refund_handler(handler) -> None:
@@ -130,6 +133,13 @@ def describe_all(intents) -> dict[int, str]:
         for intent in group:
             out[intent.id] = str(many[intent.id]) if intent.id in many else describe(intent)
     return out
+
+
+def returned(intent: PaymentIntent) -> bool:
+    """Whether the payable gave this succeeded payment's money back (paid twice, or paid for what had
+    closed): its optional `kept(intent)` says False."""
+    p = _PAYABLES.get(intent.kind)
+    return intent.status == S.SUCCEEDED and p is not None and p.kept is not None and not p.kept(intent)
 
 
 def return_url(intent: PaymentIntent) -> str | None:

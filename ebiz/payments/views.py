@@ -96,7 +96,8 @@ def status(reference):
     return render_template("payments/status.html", intent=intent, form=CheckAgainForm(),
                            pending=service.pending_text(intent), failure=service.failure_text(intent),
                            describe=service.describe(intent), next_url=service.return_url(intent),
-                           closed=service.unpayable(intent) if intent.status == IntentStatus.PENDING else None)
+                           closed=service.unpayable(intent) if intent.status == IntentStatus.PENDING else None,
+                           returned=service.returned(intent))
 
 
 @bp.post("/<reference>/check")

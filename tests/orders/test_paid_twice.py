@@ -166,6 +166,8 @@ def test_money_that_arrives_twice_goes_back_to_the_wallet_and_the_customer_is_to
     returned = re.findall(r'data-testid="returned-payment">(.*?)</p>', html, re.S)
     assert len(returned) == 1 and a.reference in returned[0] and "returned to your eBiz wallet" in returned[0]
     assert db.session.get(PaymentIntent, a.id).receipt_no in returned[0]
+    assert 'data-testid="payment-returned"' in _get(client, f"/payments/{a.reference}")
+    assert 'data-testid="payment-returned"' not in _get(client, f"/payments/{b.reference}")
     assert gateway_paid(db.session.get(PaymentIntent, a.id)) == "duplicate"  # a replay returns nothing more
     assert wallet.balance(customer) == 4000
 
