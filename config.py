@@ -55,7 +55,10 @@ class Config:
     # An unchanged session's cookie is re-signed (its expiry slid) at most this often (ebiz/sessions.py).
     SESSION_REFRESH_SECONDS = _int("SESSION_REFRESH_SECONDS", 300)
     WTF_CSRF_TIME_LIMIT = _int("CSRF_TIME_LIMIT_SECONDS", 8 * 3600)
-    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 2 * 1024**3)
+    # Request bodies: an ordinary form or JSON body is small (a 413 above this); only views marked
+    # `ebiz.forms.large_upload` (staff file uploads, streamed to storage) take up to UPLOAD_MAX_BYTES.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 512 * 1024)
+    MAX_FORM_MEMORY_SIZE = _int("MAX_FORM_MEMORY_SIZE", 500 * 1024)  # one non-file field of a multipart form
 
     # Languages: Bahasa Malaysia by default, English on request.
     BABEL_DEFAULT_LOCALE = "ms"

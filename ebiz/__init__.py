@@ -21,7 +21,7 @@ from . import logs
 from .db_engine import configure_engine
 from .errors import register_error_handlers
 from .extensions import babel, begin_write, csrf, db, limiter, login_manager, migrate
-from .forms import MAX_ID
+from .forms import MAX_ID, apply_body_limit
 from .main_views import LANG_COOKIE
 from .sessions import SteppedRefreshSessionInterface
 
@@ -130,6 +130,9 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_request_rules(app: Flask) -> None:
+    # First of all before-request functions (CSRF protection reads the form): the body limit.
+    app.before_request_funcs.setdefault(None, []).insert(0, apply_body_limit)
+
     @app.before_request
     def _request_id():
         # Shown on error pages so the support desk can find the logged error; on every log line
@@ -149,7 +152,8 @@ def _register_request_rules(app: Flask) -> None:
         # No text eBiz looks up or stores may hold a NUL character (PostgreSQL refuses it): a path
         # or query string with one is malformed (a 400, not a database error). Form fields drop
         # theirs (forms.Form); the body is not read here, so views that stream it still can.
-        if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(multi=True)):
+        if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(multi=True)) \
+                or any("\x00" in v for v in request.headers.values()):  # the User-Agent is stored with licences
             abort(400)
 
     @app.before_request

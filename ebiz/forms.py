@@ -2,10 +2,12 @@
 ("This field is required.", "Not a valid date value." ...) translated by our catalogues,
 since WTForms ships no Malay. The messages are listed here so that extraction keeps them."""
 
-from flask import flash, request
+from flask import current_app, flash, request
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms import IntegerField as _WTFormsIntegerField
 from wtforms.validators import ValidationError
 
 WTFORMS_MESSAGES = (
@@ -60,6 +62,26 @@ class Form(FlaskForm):
 
 
 
+def large_upload(view):
+    """Mark a view that takes a file upload: its body may hold up to UPLOAD_MAX_BYTES (every other
+    request stops at MAX_CONTENT_LENGTH). Werkzeug spools the file part to disk as it reads it,
+    and the view streams it on to storage; see `apply_body_limit`."""
+    view.large_upload = True
+    return view
+
+
+def apply_body_limit() -> None:
+    """Before anything reads the body (CSRF checking reads the form): the body limit of this
+    request's view (Flask's per-request `max_content_length`). Only signed-in staff may send a
+    large body, even to an upload view: the body is read (for its CSRF token) before the view
+    checks who is asking."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "large_upload", False) and current_user.is_authenticated and current_user.is_staff:
+        # the file plus the form's other fields: a file just over UPLOAD_MAX_BYTES still reaches
+        # the storage's own check, which says the limit beside the field
+        request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"] + current_app.config["MAX_CONTENT_LENGTH"]
+
+
 def show_error(form, exc) -> None:
     """Put a service's EbizError message(s) beside their fields, or flash it when it has no field."""
     errors = exc.details.get("errors") or ({exc.field: str(exc.message)} if exc.field else {})
@@ -86,10 +108,32 @@ def int_id(text: str | None) -> int | None:
     return int(text)
 
 
-def page_arg() -> int:
-    """The ?page= of a listing, from 1 to MAX_PAGE (not a number: the first page)."""
-    page = request.args.get("page", 1, type=int) or 1
+def plain_int(text) -> int | None:
+    """A whole number as a person types it ("12", "-3"), or None. Not Python's `int()` syntax:
+    no "1_000", no "١٢" or "²", no "+5"; at most 18 digits (no number we keep is larger)."""
+    text = (text or "").strip() if isinstance(text, str) else ""
+    digits = text[1:] if text.startswith("-") else text
+    if not digits or len(digits) > 18 or not (digits.isascii() and digits.isdecimal()):
+        return None
+    return int(text)
+
+
+def page_arg(value=None) -> int:
+    """The ?page= of a listing (or `value`), from 1 to MAX_PAGE (not a number: the first page)."""
+    page = plain_int(request.args.get("page") if value is None else value) or 1
     return min(max(page, 1), MAX_PAGE)
+
+
+class IntegerField(_WTFormsIntegerField):
+    """WTForms' IntegerField reads its text with `int()`, which takes "1_000", "١٢" and
+    " 12 ": this one takes only what `plain_int` takes (else "Not a valid integer value.")."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        self.data = plain_int(valuelist[0])
+        if self.data is None:
+            raise ValueError(self.gettext("Not a valid integer value."))
 
 
 def year_in_range(year: int) -> bool:

@@ -12,8 +12,11 @@ LANG_COOKIE = "lang"  # the visitor's language choice (read by create_app's loca
 
 
 def safe_next(target: str | None, fallback: str) -> str:
-    """A local path to go back to, or the fallback: never another site (no open redirect)."""
-    if not target:
+    """A local path to go back to, or the fallback: never another site (no open redirect).
+
+    A target holding any control character (CR, LF, TAB, NUL...) is refused whole: `urlsplit`
+    silently drops some of them before we would check, and a Location header cannot carry them."""
+    if not target or not isinstance(target, str) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return fallback
     try:
         parts = urlsplit(target)

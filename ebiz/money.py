@@ -9,26 +9,37 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 MAX_SEN = 10**13  # RM 100 billion: far above anything this store takes
 # Commas only as thousands separators ("1,234.50"): "100,00" is not read as 10,000.
-GROUPED = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
+GROUPED = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+# What a person writes for ringgit: ASCII digits, one optional point, digits after it. Not Python's
+# or Decimal's number syntax: no "1_000", no "1e3", no "Infinity", no Arabic-Indic or other digits.
+PLAIN = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
 
 class MoneyFormatError(ValueError):
     """The text is not an amount in ringgit with at most two decimals."""
 
 
-def parse_ringgit(text: str | int | None) -> int:
-    """Parse "12", "12.5", "12.50", "RM 1,234.50" into sen. Refuses negatives and >2 decimals."""
+def parse_ringgit(text: str | int | Decimal | None) -> int:
+    """Parse "12", "12.5", "12.50", "RM 1,234.50" into sen. Refuses negatives and >2 decimals.
+
+    Text must be written as people write ringgit (PLAIN, or GROUPED with thousands commas);
+    an int or a Decimal (from code, not from a person) is taken as its value."""
     if text is None:
         raise MoneyFormatError("empty amount")
     if isinstance(text, int) and not isinstance(text, bool):
         return text * 100
-    cleaned = str(text).strip().upper().removeprefix("RM").strip()
-    if "," in cleaned:
-        if not GROUPED.fullmatch(cleaned):
+    if isinstance(text, Decimal):
+        cleaned = str(text)
+    else:
+        cleaned = str(text).strip().upper().removeprefix("RM").strip()
+        if "," in cleaned:
+            if not GROUPED.fullmatch(cleaned):
+                raise MoneyFormatError(f"not an amount: {text!r}")
+            cleaned = cleaned.replace(",", "")
+        if not cleaned:
+            raise MoneyFormatError("empty amount")
+        if not PLAIN.fullmatch(cleaned):
             raise MoneyFormatError(f"not an amount: {text!r}")
-        cleaned = cleaned.replace(",", "")
-    if not cleaned:
-        raise MoneyFormatError("empty amount")
     try:
         value = Decimal(cleaned)
     except InvalidOperation as exc:

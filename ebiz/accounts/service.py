@@ -710,11 +710,12 @@ def search_users(q: str | None = None, *, role: str | None = None):
     stmt = select(User).order_by(User.id.desc())
     text = (q or "").strip()
     if text:
-        like = f"%{text.lower()}%"
+        part = text.lower()  # matched as typed: "%" and "_" are no wildcards (autoescape)
         compact = text.replace("-", "").replace(" ", "").upper()
         stmt = stmt.where(or_(
-            func.lower(User.full_name).like(like), func.lower(User.email).like(like),
-            func.lower(User.company_name).like(like),
+            func.lower(User.full_name).contains(part, autoescape=True),
+            func.lower(User.email).contains(part, autoescape=True),
+            func.lower(User.company_name).contains(part, autoescape=True),
             User.mykad == compact, User.passport_no == compact, User.company_reg_no == compact,
             User.rep_mykad == compact, User.company_reg_no == text.upper(),
         ))

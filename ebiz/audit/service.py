@@ -38,7 +38,7 @@ def search(*, action: str | None = None, actor_id: int | None = None, target_typ
     """A select() of events, newest first, filtered by what is given."""
     q = select(AuditEvent).order_by(AuditEvent.id.desc())
     if action:
-        q = q.where(AuditEvent.action.like(f"{action}%"))
+        q = q.where(AuditEvent.action.startswith(action, autoescape=True))
     if actor_id:
         q = q.where(AuditEvent.actor_id == actor_id)
     if target_type:

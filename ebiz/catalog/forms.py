@@ -5,7 +5,6 @@ from wtforms import (
     BooleanField,
     DateField,
     DateTimeLocalField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -13,7 +12,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import DateInRange, Form
+from ..forms import DateInRange, Form, IntegerField, int_id
 from ..money import MoneyFormatError, parse_ringgit
 
 
@@ -28,7 +27,7 @@ class ProductForm(Form):
                                choices=[SelectChoice("", "—"), SelectChoice("training", _l("Training programme")),
                                         SelectChoice("extraction", _l("On-demand digital service"))],
                                validators=[Optional()])
-    category_id = SelectField(_l("Category"), coerce=lambda v: int(v) if v not in (None, "", "None") else None,
+    category_id = SelectField(_l("Category"), coerce=lambda v: int_id(str(v)) if v not in (None, "", "None") else None,
                               validators=[Optional()])
     price = StringField(_l("Price (RM)"), validators=[DataRequired()])
     restricted = BooleanField(_l("Restricted data (needs an approved application)"))

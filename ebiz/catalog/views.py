@@ -15,7 +15,7 @@ from ..accounts.models import Role, User
 from ..clock import from_local, utcnow
 from ..errors import EbizError
 from ..extensions import db
-from ..forms import show_error
+from ..forms import page_arg, show_error
 from ..money import sen_to_decimal_str
 from . import service
 from .forms import (
@@ -39,7 +39,7 @@ def _filters() -> service.Filters:
     return service.Filters(q=a.get("q", "")[:200], category=a.get("category", "")[:60], type=a.get("type", "")[:10],
                            state=a.get("state", "")[:60], district=service.place_name(a.get("district", "")[:80]),
                            format=a.get("format", "")[:40], sort=a.get("sort", "name")[:12],
-                           page=a.get("page", 1, type=int) or 1)
+                           page=page_arg())
 
 
 def _page_url(f: service.Filters, page: int, base: str | None = None) -> str:

@@ -509,11 +509,10 @@ def find_entitlements(query: str, limit: int = 50) -> list[Entitlement]:
     q = select(Entitlement).options(selectinload(Entitlement.grant).joinedload(LicenceGrant.user),
                                     selectinload(Entitlement.product))
     if query:
-        pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         q = q.join(LicenceGrant, LicenceGrant.id == Entitlement.grant_id) \
             .join(User, User.id == Entitlement.user_id) \
             .where(or_(Entitlement.ref == query.upper(), LicenceGrant.number == query.upper(),
-                       func.lower(User.email).like(pattern, escape="\\")))
+                       func.lower(User.email).contains(query.lower(), autoescape=True)))
     return list(db.session.scalars(q.order_by(Entitlement.id.desc()).limit(limit)))
 
 

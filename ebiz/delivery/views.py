@@ -9,7 +9,7 @@ from ..accounts.models import Role
 from ..catalog.models import ProductVersion
 from ..errors import EbizError
 from ..extensions import begin_write, db, login_manager
-from ..forms import show_error
+from ..forms import large_upload, show_error
 from . import service
 from .forms import AdjustForm, RemoveFileForm, UploadForm
 from .models import ProductFile
@@ -145,6 +145,7 @@ def staff_entitlement(ref: str):
 
 
 @bp.route("/staff/versions/<int:version_id>/files", methods=["GET", "POST"])
+@large_upload
 @roles_required(Role.ADMIN)
 def version_files_page(version_id: int):
     version = db.session.get(ProductVersion, version_id) or abort(404)

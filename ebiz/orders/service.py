@@ -504,8 +504,10 @@ def pending_reason(order: Order) -> str | None:
 
         return " ".join(str(t) for t in pending_text(intent))
     if intent is not None and intent.status in ("failed", "expired"):
-        return str(_l("Your last payment attempt did not go through (declined, cancelled or timed out). "
-                      "Nothing was charged: you can pay again below before the order expires."))
+        # Not "nothing was charged": a payment we gave up on may still be paid at the bank later.
+        return str(_l("Your last payment attempt did not go through (declined, cancelled, abandoned or timed "
+                      "out). You can pay again below before the order expires. If your bank took money for it "
+                      "after all, it is returned to you automatically and we tell you by email."))
     return str(_l("Waiting for your payment. Pay before the order expires, or it is cancelled and "
                   "its seats and stock are released."))
 
@@ -534,6 +536,12 @@ def pay(user, order: Order, *, method: str, idempotency_key: str, bank_code: str
     order = _lock_order(order.id)
     if (why := _not_payable(order, user)) is not None:
         raise Conflict(why)
+    # Never a second payment while one may still be in flight (the bank may have taken the money and
+    # its answer be lost): the order page asks the gateway first. The same form sent twice (the same
+    # key) finds its own payment again below.
+    key = (idempotency_key or "").strip()
+    if any(i.idempotency_key != key or i.user_id != user.id for i in payments.in_flight("order", order.reference)):
+        raise Conflict(IN_FLIGHT_TEXT)
     if order.total_sen == 0:  # free (e.g. a sponsored training): nothing to collect
         _mark_paid(order, method="free", payment_ref=None, now=utcnow())
         return None, None
@@ -544,6 +552,10 @@ def pay(user, order: Order, *, method: str, idempotency_key: str, bank_code: str
         return intent, None
     order.payment_ref, order.payment_method = intent.reference, method
     return intent, payments.start_online(intent)
+
+
+IN_FLIGHT_TEXT = _l("A payment for this order may still be in progress: your bank may have taken the money, "
+                    "and we are checking. You can pay again only once we know that payment did not go through.")
 
 
 def _not_payable(order: Order, user):
@@ -583,6 +595,7 @@ def _order_by_ref(reference: str) -> Order | None:
 
 def settle_order(intent) -> None:
     """Payments' settle handler for kind "order" (called once, in the payment's transaction)."""
+    from ..payments import service as payments
     from ..wallet import service as wallet
 
     order = _lock_order_by_ref(intent.payable_ref)  # one statement: find and lock
@@ -597,6 +610,8 @@ def settle_order(intent) -> None:
         _refund_undeliverable(intent, order, RefundReason.ORDER_UNPAYABLE)
         return
     _mark_paid(order, method=intent.method, payment_ref=intent.reference, now=utcnow())
+    # The order's other payments that never reached the bank are abandoned, not "pending" beside this one.
+    payments.close_unstarted("order", order.reference, paid_by=intent.reference)
 
 
 def _mark_paid(order: Order, *, method: str, payment_ref: str | None, now) -> None:
@@ -636,6 +651,9 @@ def _deliver_paid_lines(order: Order, now) -> None:
 
 
 def _refund_undeliverable(intent, order: Order | None, reason_code: str) -> None:
+    """Money came for an order that cannot take it: return it (wallet or refund queue) and tell the
+    customer, by email here and on the order page (`returned_payments`)."""
+    from ..payments import service as payments
     from ..wallet import service as wallet
 
     ref = order.reference if order else intent.payable_ref
@@ -647,6 +665,29 @@ def _refund_undeliverable(intent, order: Order | None, reason_code: str) -> None
     record("order.payment_returned", actor=None, target_type="Order", target_id=order.id if order else None,
            reference=ref, payment=intent.reference, route=route, reason=reason_code,
            order_status=order.status if order else None)
+    if order is not None:
+        _mail(order, _l("Your payment %(payment)s for order %(ref)s is being returned", payment=intent.reference,
+                        ref=order.reference), "orders_payment_returned", intent=intent, route=route,
+              refund=payments.refund_of(intent) if route == "staff" else None, why=returned_why(order))
+
+
+def returned_why(order: Order):
+    """Why money that came for `order` was not kept (for the mail and the order page)."""
+    if order.status in (S.PAID, S.FULFILLED, S.REFUNDED):
+        return _l("the order had already been paid by another payment")
+    if order.status == S.CANCELLED:
+        return _l("the order had been cancelled")
+    if order.status == S.EXPIRED:
+        return _l("the order had expired")
+    return _l("what the order holds could no longer be bought")
+
+
+def returned_payments(order: Order) -> list:
+    """The payments for `order` it did not keep (paid twice; paid after it closed), each with its
+    refund-queue entry or None (returned to the wallet): oldest first."""
+    from ..payments import service as payments
+
+    return payments.returned_payments("order", order.reference, kept=order.payment_ref if order.paid_at else None)
 
 
 def describe_order(intent) -> str:
@@ -670,6 +711,12 @@ def _order_text(intent, order: Order | None) -> str:
     return str(_l("Order %(ref)s: %(lines)s", ref=order.reference, lines=lines))
 
 
+def order_kept(intent) -> bool:
+    """Payments asks: was this succeeded payment's money kept by its order (else it went back)?"""
+    order = _order_by_ref(intent.payable_ref)
+    return order is not None and order.paid_at is not None and order.payment_ref == intent.reference
+
+
 def order_return_url(intent) -> str:
     return f"/orders/{intent.payable_ref}"
 
@@ -686,7 +733,7 @@ def register_with_payments() -> None:
     from ..payments import service as payments
 
     payments.register_payable("order", settle=settle_order, describe=describe_order, return_url=order_return_url,
-                              describe_many=describe_orders, unpayable=order_unpayable)
+                              describe_many=describe_orders, unpayable=order_unpayable, kept=order_kept)
 
 
 # ---------------------------------------------------------------- cancellation and expiry

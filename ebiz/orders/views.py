@@ -13,8 +13,10 @@ from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
 from ..errors import EbizError
 from ..extensions import db
-from ..forms import int_id, page_arg, show_error
+from ..forms import int_id, large_upload, page_arg, show_error
 from ..main_views import safe_next
+from ..payments import service as payments
+from ..payments.forms import CheckAgainForm
 from . import service
 from .forms import AddToCartForm, AttachForm, CancelForm, CartItemForm, CheckoutForm, MarkLineForm, PayForm
 from .models import CreditNote, LineStatus, Order, OrderLine
@@ -158,10 +160,24 @@ def my_training():
     return render_template("orders/my_training.html", lines=service.training_registrations(current_user))
 
 
+def _recheck_payments(reference: str) -> Order:
+    """Before the order page offers to pay: ask the gateway about every payment of the order that
+    may still be in flight (network first, no lock held), then apply the answers in a write
+    transaction of their own (settling what was paid, expiring what was abandoned)."""
+    order = _order(reference)
+    if payments.in_flight("order", order.reference):
+        answers = payments.ask_in_flight("order", order.reference)
+        db.session.rollback()
+        payments.settle_answers(answers, source="order_page")
+        db.session.commit()
+        order = _order(reference)
+    return order
+
+
 @bp.get("/<reference>")
 @login_required
 def detail(reference: str):
-    order = _order(reference)
+    order = _recheck_payments(reference)
     pay_form = PayForm(idempotency_key=secrets.token_urlsafe(24))
     if not current_user.is_primary:
         pay_form.method.choices = [c for c in pay_form.method.choices if c.value != "wallet"]
@@ -170,9 +186,14 @@ def detail(reference: str):
         from ..wallet import service as wallet
 
         wallet_balance = wallet.balance(current_user)
+    in_flight = payments.in_flight("order", order.reference)
     return render_template("orders/detail.html", order=order, pay_form=pay_form, cancel_form=CancelForm(),
                            grants=service.grants_by_line(order), pending_reason=service.pending_reason(order),
-                           cancellable=service.cancellable_by_customer(order), wallet_balance=wallet_balance)
+                           cancellable=service.cancellable_by_customer(order), wallet_balance=wallet_balance,
+                           in_flight=in_flight, in_flight_text=service.IN_FLIGHT_TEXT,
+                           pending_texts={i.id: payments.pending_text(i) for i in in_flight},
+                           returned=service.returned_payments(order), returned_why=service.returned_why(order),
+                           action_form=CheckAgainForm())
 
 
 @bp.post("/<reference>/pay")
@@ -362,6 +383,7 @@ def staff_mark(line_id: int):
 
 
 @bp.post("/staff/lines/<int:line_id>/attach")
+@large_upload
 @roles_required(*STAFF)
 def staff_attach(line_id: int):
     form = AttachForm()

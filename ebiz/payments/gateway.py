@@ -83,10 +83,33 @@ def map_sandbox_code(code: str) -> str:
     return FPX_CODES.get(code, GatewayStatus.FAILED)
 
 
+def _has_control(value) -> bool:
+    if isinstance(value, str):
+        return any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    if isinstance(value, dict):
+        return any(_has_control(k) or _has_control(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_control(v) for v in value)
+    return False
+
+
+MESSAGE_TEXT_MAX = 200  # a gateway's references and codes are short
+
+
 def parse_sandbox_message(body: bytes) -> GatewayResult:
+    """Read a (verified) gateway message; ValueError for anything that is not one. Its text reaches
+    the database (a lookup by reference, the event log), so a control character (NUL: PostgreSQL
+    refuses it) or an over-long or non-text reference makes the whole message malformed."""
     data = json.loads(body.decode("utf-8"))
     if not isinstance(data, dict) or not data.get("merchant_ref") or "status_code" not in data:
         raise ValueError("not a sandbox gateway message")
+    if _has_control(data):
+        raise ValueError("control character in a gateway message")
+    for key in ("merchant_ref", "txn_id", "currency", "event_id", "status_code"):
+        value = data.get(key)
+        if value is not None and not (isinstance(value, (str, int)) and not isinstance(value, bool)
+                                      and len(str(value)) <= MESSAGE_TEXT_MAX):
+            raise ValueError(f"malformed {key} in a gateway message")
     code = str(data["status_code"])
     amount = data.get("amount")
     return GatewayResult(

@@ -29,6 +29,7 @@ class IntentStatus:
     FAILED = "failed"
     EXPIRED = "expired"
     ALL = (PENDING, SUCCEEDED, FAILED, EXPIRED)
+    SHOWN_ABANDONED = "abandoned"  # only shown (PaymentIntent.shown_status), never stored
 
 
 INTENT_STATUS_LABELS = {
@@ -36,6 +37,7 @@ INTENT_STATUS_LABELS = {
     IntentStatus.SUCCEEDED: lazy_pgettext("payment status", "Paid"),
     IntentStatus.FAILED: _l("Not paid"),
     IntentStatus.EXPIRED: _l("Expired"),
+    IntentStatus.SHOWN_ABANDONED: _l("Not completed"),
 }
 
 
@@ -149,6 +151,15 @@ class PaymentIntent(db.Model):
     @property
     def is_online(self) -> bool:
         return self.method in Method.ONLINE
+
+    @property
+    def shown_status(self) -> str:
+        """The status as the customer reads it: a payment the bank never saw, whose time to pay has
+        passed, is "abandoned" (not "pending") even before reconciliation expires it."""
+        if self.status == IntentStatus.PENDING and self.pending_reason == PendingReason.AWAITING_CUSTOMER \
+                and self.expires_at is not None and self.expires_at <= utcnow():
+            return IntentStatus.SHOWN_ABANDONED
+        return self.status
 
     def __repr__(self) -> str:
         return f"<PaymentIntent {self.reference} {self.method} {self.status} {self.amount_sen}>"

@@ -11,7 +11,8 @@ its own state; if it can no longer deliver, it refunds to the wallet or calls
 `describe(intent)` is the text for one intent; the optional `describe_many(intents) ->
 {intent id: text}` describes a page of them with a fixed number of queries (`describe_all`).
 The optional `unpayable(intent)` says why the customer may no longer be sent to the gateway
-for it (say the order was cancelled), or returns None.
+for it (say the order was cancelled), or returns None; the optional `kept(intent)` says whether
+a succeeded payment's money was kept (False: it was given back, see `returned`).
 
 The contract other domains use:
 - `create_intent(user, *, kind, payable_ref, amount_sen, method, bank_code=None,
@@ -25,7 +26,12 @@ The contract other domains use:
 - `queue_refund(intent, amount_sen, reason_code, detail="", *, key=None) -> RefundRequest`:
   a staff refund-queue entry (idempotent per key; by default one per intent);
   `register_refund_handler(fn)`: `fn(refund)` runs when staff mark it paid back.
-- Endpoints: `payments.status` / `payments.receipt` (by intent reference), `payments.history`.
+- Several payments of one payable: `in_flight(kind, ref)` (pending online ones); `ask_in_flight`
+  (network) then `settle_answers` (writes) before offering another; `abandon(user, reference)`
+  (the gateway never saw it); `close_unstarted` (the payable was paid by another);
+  `returned_payments(kind, ref, kept=...)` (succeeded but not kept, with their refund entries).
+- Endpoints: `payments.status` / `payments.receipt` (by intent reference), `payments.history`,
+  `payments.abandon`.
 
 Invariants:
 - Every change of an intent's status goes through `_apply`, under a row lock on the intent
@@ -81,16 +87,18 @@ class Payable:
     return_url: object
     describe_many: object = None
     unpayable: object = None
+    kept: object = None
 
 
 _PAYABLES: dict[str, Payable] = {}
 _REFUND_HANDLERS: list = []
 
 
-def register_payable(kind: str, *, settle, describe, return_url, describe_many=None, unpayable=None) -> None:
+def register_payable(kind: str, *, settle, describe, return_url, describe_many=None, unpayable=None,
+                     kept=None) -> None:
     """Register a payable kind ("wallet_topup", "order"): see the module docstring."""
     _PAYABLES[kind] = Payable(settle=settle, describe=describe, return_url=return_url, describe_many=describe_many,
-                              unpayable=unpayable)
+                              unpayable=unpayable, kept=kept)
 
 
 def register_refund_handler(handler) -> None:
@@ -125,6 +133,13 @@ def describe_all(intents) -> dict[int, str]:
         for intent in group:
             out[intent.id] = str(many[intent.id]) if intent.id in many else describe(intent)
     return out
+
+
+def returned(intent: PaymentIntent) -> bool:
+    """Whether the payable gave this succeeded payment's money back (paid twice, or paid for what had
+    closed): its optional `kept(intent)` says False."""
+    p = _PAYABLES.get(intent.kind)
+    return intent.status == S.SUCCEEDED and p is not None and p.kept is not None and not p.kept(intent)
 
 
 def return_url(intent: PaymentIntent) -> str | None:
@@ -166,8 +181,10 @@ PENDING_REASONS = {
 
 PENDING_TEXT = {
     PendingReason.AWAITING_CUSTOMER: (
-        _l("We are waiting for you to complete the payment at your bank or card page."),
-        _l("If you closed the bank's page, start the payment again. Nothing has been charged yet."),
+        _l("We have no word from your bank or card issuer about this payment yet."),
+        # Not "nothing has been charged": the bank may have taken the money and its answer be lost.
+        _l("If you closed the bank's page before paying, continue the payment, or choose to pay another way. "
+           "If your bank took the money, we credit it as soon as the bank confirms."),
     ),
     PendingReason.AWAITING_BANK: (
         _l("Your bank has not confirmed the payment yet."),
@@ -286,7 +303,8 @@ def unpayable(intent: PaymentIntent):
     if intent.status != S.PENDING:
         return _l("This payment is no longer waiting to be paid.")
     if intent.expires_at <= utcnow():
-        return _l("The time to make this payment has passed. Nothing was charged: please start a new payment.")
+        return _l("The time to make this payment has passed: please start a new payment. If your bank took money "
+                  "for this one after all, we credit it as soon as the bank confirms.")
     check = payable(intent.kind).unpayable
     return check(intent) if check is not None else None
 
@@ -506,15 +524,126 @@ def refresh(intent: PaymentIntent, *, source: str, returned: bool = False) -> st
     """
     if intent.status != S.PENDING or not intent.is_online:
         return "unchanged"
+    return _apply_answer(intent, _ask(intent), source=source, returned=returned)
+
+
+def _ask(intent: PaymentIntent) -> GatewayResult | Exception:
+    """The gateway's answer about `intent` (a network call: take no lock before it), or why there is none."""
     try:
-        result = get_gateway(intent.gateway).requery(intent)
+        return get_gateway(intent.gateway).requery(intent)
     except (GatewayUnavailable, SignatureInvalid, ValueError) as exc:
+        return exc
+
+
+def _apply_answer(intent: PaymentIntent, answer, *, source: str, returned: bool = False) -> str:
+    if isinstance(answer, Exception):
         intent = _lock(intent)
         if returned and intent.status == S.PENDING:
             intent.pending_reason = PendingReason.AWAITING_ANSWER
-        _event(intent, source, None, "unavailable", error=str(exc)[:200])
+        _event(intent, source, None, "unavailable", error=str(answer)[:200])
         return "unavailable"
-    return apply_result(intent, result, source=source)
+    return apply_result(intent, answer, source=source)
+
+
+# -- several payments for one payable ---------------------------------------------------------
+# A customer who closed the bank's page may come back and pay again while the first payment is
+# still in flight (the bank took the money; its answer was lost). So before a payable offers a
+# new payment it asks about every one in flight (`ask_in_flight`, then `settle_answers`), and
+# offers it only when none is left: what the gateway has never seen and whose time has passed
+# is expired; money that arrives anyway for a payable paid already goes back (the payable's
+# settle handler returns it: wallet.return_payment).
+
+def in_flight(kind: str, payable_ref: str) -> list[PaymentIntent]:
+    """The online payments of this payable that may still be in flight (pending), oldest first."""
+    return list(db.session.scalars(
+        select(PaymentIntent).where(PaymentIntent.kind == kind, PaymentIntent.payable_ref == payable_ref,
+                                    PaymentIntent.status == S.PENDING, PaymentIntent.method.in_(Method.ONLINE))
+        .order_by(PaymentIntent.id)))
+
+
+def ask_in_flight(kind: str, payable_ref: str) -> list[tuple[int, object]]:
+    """Ask the gateway about each payment in flight for this payable: [(intent id, answer)].
+    Network only: the caller ends its read transaction, then applies them with `settle_answers`."""
+    return [(intent.id, _ask(intent)) for intent in in_flight(kind, payable_ref)]
+
+
+def settle_answers(answers: list[tuple[int, object]], *, source: str = "recheck") -> None:
+    """Apply what `ask_in_flight` heard (settling what was paid), in id order, each under its lock;
+    a payment the gateway has never seen whose time to pay has passed is expired (abandoned)."""
+    now = utcnow()
+    for intent_id, answer in sorted(answers, key=lambda a: a[0]):
+        intent = db.session.get(PaymentIntent, intent_id)
+        if intent is None:
+            continue
+        # Applied whatever the status is now: "paid" for a payment expired meanwhile (closed when
+        # another paid the payable) still succeeds it, and the money goes back.
+        outcome = _apply_answer(intent, answer, source=source)
+        intent = db.session.get(PaymentIntent, intent_id)
+        if outcome != "unavailable" and intent.status == S.PENDING and \
+                intent.pending_reason == PendingReason.AWAITING_CUSTOMER and now > intent.expires_at:
+            expire(intent, note="never reached the bank in its time to pay")
+
+
+def abandon(user, reference: str, *, ip: str | None = None) -> str:
+    """The customer gives up a payment they never made ("pay another way"): ask the gateway first;
+    if it has never seen the payment, expire it (money that still arrives for it is never dropped:
+    it succeeds, and the payable returns it). Returns the outcome ("abandoned", "applied" when it
+    was paid after all); Conflict when the bank has it (pending or paid)."""
+    intent = get_for_user(user, reference)
+    if intent.status != S.PENDING or not intent.is_online:
+        raise Conflict(_l("This payment is no longer waiting to be paid."))
+    answer = _ask(intent)  # network, before any lock
+    outcome = _apply_answer(intent, answer, source="abandon")
+    intent = _lock(intent)
+    if intent.status != S.PENDING:
+        return outcome
+    if outcome == "unavailable" or intent.pending_reason != PendingReason.AWAITING_CUSTOMER:
+        raise Conflict(_l("Your bank may have this payment: we are still checking it, so it cannot be "
+                          "abandoned. Please check again in a few minutes."))
+    intent.status, intent.pending_reason = S.EXPIRED, None
+    _event(intent, "abandon", None, "applied", action="abandon")
+    record("payment.abandoned", actor=user, target=intent, ip=ip, reference=intent.reference)
+    return "abandoned"
+
+
+def close_unstarted(kind: str, payable_ref: str, *, paid_by: str | None) -> list[str]:
+    """The payable was paid (by `paid_by`): its other payments that never reached the bank are
+    abandoned now, so they do not read "pending" beside the paid one. No network (this runs in
+    the settling transaction); money that still arrives for one succeeds it and is returned."""
+    closed = []
+    for intent in in_flight(kind, payable_ref):
+        if intent.reference == paid_by or intent.pending_reason != PendingReason.AWAITING_CUSTOMER:
+            continue
+        # SKIP LOCKED: a payment locked by another transaction is being settled or answered right
+        # now (waiting for it, while we hold the payable, could deadlock): it is left as it is.
+        intent = db.session.execute(
+            select(PaymentIntent).where(PaymentIntent.id == intent.id)
+            .with_for_update(of=PaymentIntent, skip_locked=True).execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if intent is not None and intent.status == S.PENDING and \
+                intent.pending_reason == PendingReason.AWAITING_CUSTOMER:
+            intent.status, intent.pending_reason = S.EXPIRED, None
+            _event(intent, "system", None, "applied", action="expire", note=f"payable paid by {paid_by}")
+            closed.append(intent.reference)
+    return closed
+
+
+def refund_of(intent: PaymentIntent) -> RefundRequest | None:
+    """The refund-queue entry that returns this whole payment (see `queue_refund`'s default key), if any."""
+    return db.session.scalar(select(RefundRequest).where(RefundRequest.idempotency_key == f"intent:{intent.reference}"))
+
+
+def returned_payments(kind: str, payable_ref: str, *, kept: str | None) -> list[tuple[PaymentIntent, object]]:
+    """Payments of this payable that succeeded but were not kept (paid twice, or paid for what was
+    closed): each with its refund-queue entry, or None when the money went back to the wallet."""
+    q = select(PaymentIntent).where(PaymentIntent.kind == kind, PaymentIntent.payable_ref == payable_ref,
+                                    PaymentIntent.status == S.SUCCEEDED)
+    if kept:
+        q = q.where(PaymentIntent.reference != kept)
+    intents = list(db.session.scalars(q.order_by(PaymentIntent.id)))
+    refunds = {r.intent_id: r for r in db.session.scalars(
+        select(RefundRequest).where(RefundRequest.intent_id.in_([i.id for i in intents])))} if intents else {}
+    return [(i, refunds.get(i.id)) for i in intents]
 
 
 def expire(intent: PaymentIntent, *, note: str = "") -> str:

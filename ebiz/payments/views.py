@@ -96,7 +96,8 @@ def status(reference):
     return render_template("payments/status.html", intent=intent, form=CheckAgainForm(),
                            pending=service.pending_text(intent), failure=service.failure_text(intent),
                            describe=service.describe(intent), next_url=service.return_url(intent),
-                           closed=service.unpayable(intent) if intent.status == IntentStatus.PENDING else None)
+                           closed=service.unpayable(intent) if intent.status == IntentStatus.PENDING else None,
+                           returned=service.returned(intent))
 
 
 @bp.post("/<reference>/check")
@@ -128,6 +129,27 @@ def go(reference):
         flash(str(exc.message), "error")
         return redirect(url_for(".status", reference=reference))
     return redirect(url)
+
+
+@bp.post("/<reference>/abandon")
+@login_required
+def abandon(reference):
+    """The customer gives up a payment they never made at the bank, to pay another way."""
+    form = CheckAgainForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        outcome = service.abandon(current_user, reference, ip=_ip())
+        intent = service.get_for_user(current_user, reference)
+        back = service.return_url(intent) or url_for(".status", reference=reference)
+        db.session.commit()
+    except EbizError as exc:
+        db.session.commit()  # what the gateway said is kept (its event, a settlement)
+        flash(str(exc.message), "error")
+        return redirect(url_for(".status", reference=reference))
+    if outcome == "abandoned":
+        flash(_("That payment is abandoned. You can choose another way to pay."), "success")
+    return redirect(back)
 
 
 @bp.get("/<reference>/receipt")

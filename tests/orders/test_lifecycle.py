@@ -16,6 +16,7 @@ from ebiz.licensing.models import LicenceGrant
 from ebiz.notifications.models import OutboxMessage
 from ebiz.orders import service
 from ebiz.orders.models import CreditNote, Order
+from ebiz.payments import service as payments
 from ebiz.payments.models import PaymentIntent, RefundRequest
 from ebiz.wallet import service as wallet
 from tests.factories import make_counter, make_user
@@ -298,6 +299,12 @@ def test_a_second_payment_for_a_paid_order_is_returned(app):
     fund(user, 10000)
     order = place(user, printed_product(price_sen=2500))
     online = pay_online(order, "fpx")  # the customer starts FPX, gives up, and pays by wallet instead
+    with pytest.raises(Conflict):  # not while the FPX payment may be in flight (issue 11 §1)
+        pay_wallet(order)
+    db.session.rollback()
+    assert wallet.balance(user) == 10000
+    payments.expire(db.session.get(PaymentIntent, online.id), note="abandoned")  # known expired now
+    db.session.commit()
     pay_wallet(order)
     assert wallet.balance(user) == 7500
     gateway_paid(online)  # ...then the bank confirms the FPX payment after all

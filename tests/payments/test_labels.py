@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_code_has_a_label():
-    assert set(INTENT_STATUS_LABELS) == set(IntentStatus.ALL)
+    assert set(INTENT_STATUS_LABELS) == set(IntentStatus.ALL) | {IntentStatus.SHOWN_ABANDONED}
     assert set(METHOD_LABELS) >= set(Method.ALL)
     assert set(PENDING_REASON_LABELS) == {v for k, v in vars(PendingReason).items() if k.isupper()}
 

@@ -188,8 +188,9 @@ def test_status_page_says_we_wait_for_the_customer_and_offers_the_payment_page(a
     intent, _url = start_topup(app, client, user, 1000)
     page = client.get(f"/payments/{intent.reference}").get_data(as_text=True)
     assert 'data-status="pending"' in page
-    assert "We are waiting for you to complete the payment at your bank or card page." in page
-    assert "If you closed the bank's page, start the payment again. Nothing has been charged yet." in unescape(page)
+    assert "We have no word from your bank or card issuer about this payment yet." in page
+    assert "Nothing has been charged" not in page  # the bank may have taken it: we do not know yet
+    assert "If your bank took the money, we credit it as soon as the bank confirms." in unescape(page)
     assert "Go to the payment page" in page and f'action="/payments/{intent.reference}/continue"' in page
     assert fresh(intent).pending_reason == "awaiting_customer"
 
