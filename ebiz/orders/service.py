@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from ..accounts.models import Role
+from ..applications import service as applications
 from ..audit.service import record
 from ..clock import format_local, utcnow
 from ..errors import Conflict, Forbidden, NotFound, TierRequired, ValidationError
@@ -299,6 +300,9 @@ def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | Non
             session_label = f"{format_local(ts.starts_at)} MYT, {ts.venue}"
         elif product.type == "printed":
             catalog.reserve_stock(product.id, item.quantity)
+        if product.restricted:
+            # Each copy bought uses one copy of the approved application (closed when none are left).
+            applications.use_copy(user.id, product.id, item.quantity, order_ref=order.reference)
         line_total = product.price_sen * item.quantity
         total += line_total
         order.lines.append(OrderLine(
