@@ -87,7 +87,7 @@ class QueueFilterForm(Form):
     class Meta:
         csrf = False
 
-    state = SelectField(_l("State"), validators=[Optional()])
+    state = SelectField(_l("Status"), validators=[Optional()])
     product = SelectField(_l("Product"), coerce=lambda v: int(v) if str(v).isdigit() else None,
                           validators=[Optional()])
     older_than = SelectField(_l("Submitted"), choices=[SelectChoice("", _l("Any time")),

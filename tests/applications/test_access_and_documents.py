@@ -171,7 +171,8 @@ def test_every_change_of_state_emails_the_applicant_in_their_language(app):
         subjects[m.to_address].append(m.subject)
     assert subjects[user.email] == [f"Application {a.reference}: Submitted",
                                     f"Application {a.reference}: More information requested"]
-    assert subjects[user_ms.email] == [f"Permohonan {b.reference}: Dihantar", f"Permohonan {b.reference}: Ditarik balik"]
+    assert subjects[user_ms.email] == [f"Permohonan {b.reference}: Dihantar",
+                                       f"Permohonan {b.reference}: Ditarik balik"]
     assert db.session.query(ApplicationEvent).filter_by(application_id=a.id, action="request_info").count() == 1
     assert db.session.query(AuditEvent).filter_by(action="applications.request_info").count() == 1
 

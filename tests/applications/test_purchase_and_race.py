@@ -10,6 +10,7 @@ from ebiz.applications.models import Application, ApplicationEvent, State
 from ebiz.audit.models import AuditEvent
 from ebiz.catalog.models import RestrictedAccess
 from ebiz.clock import utcnow
+from ebiz.delivery.storage import StorageError
 from ebiz.errors import EbizError
 from ebiz.extensions import db
 from ebiz.licensing.service import get_licence
@@ -159,7 +160,7 @@ def test_purge_removes_documents_after_the_retention_and_keeps_the_record(app):
     a = db.session.get(Application, a.id)
     assert a.documents_purged_at is not None and a.documents[0].storage_key is None
     assert a.documents[0].filename == "letter.pdf"
-    with pytest.raises(Exception):
+    with pytest.raises(StorageError):
         storage.stat(key)
     assert db.session.query(AuditEvent).filter_by(action="applications.documents.purge").count() == 1
     assert service.purge_documents(now=utcnow() + timedelta(days=60)) == []
