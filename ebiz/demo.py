@@ -18,6 +18,9 @@ def seed_all() -> list[str]:
 
     lines += catalog_demo.seed()
     lines += delivery_demo.seed()
+    from .applications import demo as applications_demo
+
+    lines += applications_demo.seed()
     from .wallet import demo as wallet_demo
 
     lines += wallet_demo.seed()

@@ -325,3 +325,8 @@ def revoke_reviewer(user_id):
 @bp.app_template_global()
 def restricted_product_apply_url(product: Product) -> str:
     return url_for("applications.new", product=product.id)
+
+
+@bp.app_template_global()
+def is_application_reviewer(user) -> bool:
+    return service.is_reviewer(user)

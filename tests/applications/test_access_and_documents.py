@@ -192,3 +192,10 @@ def test_a_state_the_table_does_not_allow_is_refused_and_nothing_changes(app):
     a = db.session.get(Application, a.id)
     assert a.state == State.REJECTED and a.decision_reason == "Outside Malaysia"
     assert db.session.query(OutboxMessage).count() == mails
+
+
+def test_demo_data_has_applications_in_several_states(app):
+    result = app.test_cli_runner().invoke(args=["ebiz", "seed-demo"])
+    assert result.exit_code == 0, result.output
+    states = {a.state for a in db.session.query(Application)}
+    assert {State.DRAFT, State.SUBMITTED, State.INFO_REQUESTED, State.REJECTED, State.APPROVED} <= states
