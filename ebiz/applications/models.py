@@ -53,6 +53,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (State.RESUBMITTED, "reject"): State.REJECTED,
     (State.APPROVED, "expire"): State.EXPIRED,
     (State.APPROVED, "use_up"): State.USED,
+    (State.USED, "reopen"): State.APPROVED,  # an unpaid order gave its copies back
+    (State.USED, "expire"): State.EXPIRED,
 }
 
 UNDER_REVIEW = (State.SUBMITTED, State.RESUBMITTED)

@@ -14,13 +14,17 @@ Invariants:
 - A document is stored only when its first bytes say it is what its name says (PDF, JPEG,
   PNG) and it is within the size limit; a refused upload leaves nothing stored.
 - An approval grants the applicant `RestrictedAccess` to each approved restricted product
-  until `valid_until` (the catalogue's gate for carts); `use_copy` counts the approved
-  copies down and closes the application (state `used`, access revoked) when none remain.
+  until `valid_until` (the catalogue's gate: who may buy, and pay for an order already
+  placed). Carts and checkouts also ask `check_copies`/`use_copy`: each checkout takes the
+  copies it buys (state `used` when none remain), and an unpaid order that is cancelled or
+  expires gives them back (`return_copy`). A remit is computed once, at checkout, from the
+  approval (`remit_for`), and travels with the order line.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -173,8 +177,7 @@ def _mail_applicant(app_: Application, note: str | None) -> None:
         state = str(STATE_LABELS[app_.state])
         queue_mail(user.email, _l("Application %(ref)s: %(state)s", ref=app_.label, state=state),
                    "applications_state", app_=app_, state=state, note=note,
-                   url=f"{base}/applications/{app_.token}",
-                   checkout_url=f"{base}/applications/{app_.token}/checkout")
+                   url=f"{base}/applications/{app_.token}")
 
 
 # ---------------------------------------------------------------- the SLA clock
@@ -570,17 +573,54 @@ def approval_for(user_id: int, product_id: int, now: datetime | None = None) -> 
         .order_by(Application.id))
 
 
-def use_copy(user_id: int, product_id: int, quantity: int, *, order_ref: str) -> Application | None:
-    """Count `quantity` copies of an approval down (at checkout); close the application when used up.
+def _copies_problem(user_id: int, product: Product) -> str | None:
+    """Why no copy of this restricted product may be taken now: the customer's access comes only from
+    applications, and none of them has a copy left. None when an approval has one, when the access
+    was granted directly by an administrator, or when the product is not restricted."""
+    if not product.restricted or approval_for(user_id, product.id) is not None:
+        return None
+    sources = catalog.restricted_access_sources(user_id, product.id)
+    if sources and all(s.startswith("APL-") for s in sources):
+        return str(_l("Your approved application for this product has been used up. Apply again to buy more."))
+    return None
 
-    None when no application covers the product: the catalogue's gate (`may_purchase`) has already
-    decided, on an access an administrator granted directly. Conflict when the approval has fewer
-    copies left than `quantity`."""
-    item = approval_for(user_id, product_id)
+
+def check_copies(user_id: int, product: Product) -> None:
+    """Conflict when a cart may not take this restricted product (its approval is used up)."""
+    if (why := _copies_problem(user_id, product)) is not None:
+        raise Conflict(why, field="product")
+
+
+@dataclass(frozen=True)
+class UsedCopy:
+    """What a checkout line took from an approval: its reference, conditions and remit in sen."""
+
+    reference: str
+    conditions: str
+    remit_sen: int
+
+
+def remit_for(app_: Application, unit_price_sen: int, quantity: int) -> int:
+    """The approved reduction for `quantity` copies at `unit_price_sen` (never more than their price).
+    A percentage is of the list price, rounded to the nearest sen; a fixed reduction is per copy."""
+    total = unit_price_sen * quantity
+    if app_.remit_kind == RemitKind.PERCENT:
+        return min(total, (total * int(app_.remit_value) + 50) // 100)
+    if app_.remit_kind == RemitKind.FIXED:
+        return min(total, int(app_.remit_value) * quantity)
+    return 0
+
+
+def use_copy(user_id: int, product: Product, quantity: int, *, order_ref: str) -> UsedCopy | None:
+    """Take `quantity` copies of the approval in scope (at checkout); the application is `used` when
+    none are left. None when no application covers the product (an administrator's direct access,
+    or an ordinary product); Conflict when the approval is used up or has fewer copies left."""
+    item = approval_for(user_id, product.id)
     if item is None:
+        check_copies(user_id, product)
         return None
     app_ = _lock(item.application.token)
-    item = next(i for i in app_.items if i.product_id == product_id)
+    item = next(i for i in app_.items if i.product_id == product.id)
     if app_.state != State.APPROVED or item.copies - item.copies_used < quantity:
         raise Conflict(_l("Your approval does not cover this many copies."), field="quantity")
     item.copies_used += quantity
@@ -588,19 +628,64 @@ def use_copy(user_id: int, product_id: int, quantity: int, *, order_ref: str) ->
                                     from_state=app_.state, to_state=app_.state, note=order_ref))
     if all(i.copies_used >= i.copies for i in app_.items if i.approved):
         transition(app_, "use_up", actor=user_id, note=order_ref)
-        _revoke_access(app_, "approval used up")
-    return app_
+    return UsedCopy(app_.reference, app_.conditions or "", remit_for(app_, product.price_sen, quantity))
+
+
+def return_copy(user_id: int, product_id: int, quantity: int, *, reference: str, order_ref: str) -> None:
+    """Give back copies an unpaid order took (it was cancelled or expired); a used-up approval that is
+    still valid is approved again."""
+    token = db.session.scalar(select(Application.token).where(Application.reference == reference,
+                                                              Application.user_id == user_id))
+    if token is None:
+        return
+    app_ = _lock(token)
+    item = next((i for i in app_.items if i.product_id == product_id), None)
+    if item is None:
+        return
+    item.copies_used = max(item.copies_used - quantity, 0)
+    db.session.add(ApplicationEvent(application_id=app_.id, actor_id=user_id, action="return",
+                                    from_state=app_.state, to_state=app_.state, note=order_ref))
+    if app_.state == State.USED and app_.valid_until > utcnow():
+        transition(app_, "reopen", actor=None, note=order_ref)
+
+
+def remit_preview(user_id: int, product: Product, quantity: int) -> tuple[str, int] | None:
+    """(reference, remit in sen) the checkout would apply to this cart line, or None (read only)."""
+    item = approval_for(user_id, product.id)
+    if item is None or not item.application.remit_kind:
+        return None
+    return item.application.reference, remit_for(item.application, product.price_sen, quantity)
+
+
+def approval_terms(reference: str | None) -> tuple[str, str] | None:
+    """(reference, conditions) of an approved application, for the licence it leads to."""
+    if not reference:
+        return None
+    app_ = db.session.scalar(select(Application).where(Application.reference == reference))
+    return (app_.reference, app_.conditions or "") if app_ is not None and app_.decided_at else None
+
+
+def checkout_items(token: str, user) -> list[tuple[Product, int]]:
+    """The approved items (product, copies left) of the applicant's own approval, for its priced checkout."""
+    app_ = for_viewer(token, user)
+    if app_.user_id != user.id:
+        raise NotFound()
+    if app_.state != State.APPROVED or app_.valid_until <= utcnow():
+        raise Conflict(_l("This application is %(state)s: that cannot be done now.",
+                          state=STATE_LABELS.get(app_.state, app_.state)))
+    return [(i.product, i.copies - i.copies_used) for i in app_.items if i.approved and i.copies > i.copies_used]
 
 
 def expire_due(now: datetime | None = None) -> list[str]:
-    """Approvals past their validity become `expired` (their access ends too); idempotent."""
+    """Approvals (used up or not) past their validity become `expired`, and their access ends; idempotent."""
     now = now or utcnow()
     done = []
     tokens = list(db.session.scalars(select(Application.token).where(
-        Application.state == State.APPROVED, Application.valid_until <= now).order_by(Application.id)))
+        Application.state.in_([State.APPROVED, State.USED]), Application.valid_until <= now)
+        .order_by(Application.id)))
     for token in tokens:
         app_ = _lock(token)
-        if app_.state == State.APPROVED and app_.valid_until <= now:
+        if app_.state in (State.APPROVED, State.USED) and app_.valid_until <= now:
             transition(app_, "expire", actor=None)
             _revoke_access(app_, "approval expired")
             done.append(app_.reference)

@@ -127,6 +127,15 @@ def restricted_access_for_source(user_id: int, source_ref: str) -> list[Restrict
         RestrictedAccess.revoked_at.is_(None)).order_by(RestrictedAccess.id)))
 
 
+def restricted_access_sources(user_id: int, product_id: int, now: datetime | None = None) -> set[str]:
+    """Where the user's accesses in force to this product came from (application references, "admin")."""
+    now = now or utcnow()
+    return set(db.session.scalars(select(RestrictedAccess.source_ref).where(
+        RestrictedAccess.user_id == user_id, RestrictedAccess.product_id == product_id,
+        RestrictedAccess.revoked_at.is_(None),
+        or_(RestrictedAccess.expires_at.is_(None), RestrictedAccess.expires_at > now))))
+
+
 def restricted_access_for(product_id: int) -> list[RestrictedAccess]:
     return list(db.session.scalars(select(RestrictedAccess).where(RestrictedAccess.product_id == product_id)
                                    .order_by(RestrictedAccess.id.desc())))

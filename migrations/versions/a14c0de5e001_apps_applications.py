@@ -1,8 +1,10 @@
-"""applications: restricted-data and remit applications, items, documents, history, reviewers
+"""applications: restricted-data and remit applications, items, documents, history, reviewers;
+order lines bought under an application (its reference and remit), free orders' receipt numbers,
+licence grants naming the application and its conditions
 
 Revision ID: a14c0de5e001
 Revises: 6a4c0d2f8e19
-Create Date: 2026-12-04 21:12:11.203305
+Create Date: 2026-12-04 21:18:46.106464
 
 """
 import sqlalchemy as sa
@@ -133,9 +135,35 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_application_item_application_id'), ['application_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_item_product_id'), ['product_id'], unique=False)
 
+    with op.batch_alter_table('customer_order', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('receipt_no', sa.String(length=32), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f('uq_customer_order_receipt_no'), ['receipt_no'])
+
+    with op.batch_alter_table('licence_grant', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('application_ref', sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column('conditions', sa.Text(), nullable=True))
+
+    with op.batch_alter_table('order_line', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('application_ref', sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column('remit_sen', sa.Integer(), server_default='0', nullable=False))
+        batch_op.create_check_constraint(op.f('ck_order_line_remit_within_line'),
+                                         'remit_sen >= 0 AND remit_sen <= line_total_sen')
 
 
 def downgrade():
+    with op.batch_alter_table('order_line', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_order_line_remit_within_line'), type_='check')
+        batch_op.drop_column('remit_sen')
+        batch_op.drop_column('application_ref')
+
+    with op.batch_alter_table('licence_grant', schema=None) as batch_op:
+        batch_op.drop_column('conditions')
+        batch_op.drop_column('application_ref')
+
+    with op.batch_alter_table('customer_order', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_customer_order_receipt_no'), type_='unique')
+        batch_op.drop_column('receipt_no')
+
     with op.batch_alter_table('application_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_application_item_product_id'))
         batch_op.drop_index(batch_op.f('ix_application_item_application_id'))
