@@ -82,6 +82,24 @@ STATE_LABELS = {
     State.USED: _l("Used"),
 }
 
+# What each step of the history says (the applicant and staff see the same words).
+EVENT_LABELS = {
+    "create": _l("Draft created"),
+    "submit": _l("Submitted"),
+    "request_info": _l("More information requested"),
+    "resubmit": _l("Answered and resubmitted"),
+    "recommend": _l("Recommendation recorded"),
+    "approve": _l("Approved"),
+    "reject": _l("Rejected"),
+    "withdraw": _l("Withdrawn"),
+    "expire": _l("Expired"),
+    "use": _l("Copies bought"),
+    "use_up": _l("All approved copies bought"),
+    "return": _l("Copies given back by an unpaid order"),
+    "reopen": _l("Approved copies available again"),
+    "purge": _l("Documents removed after the retention period"),
+}
+
 # Documents: checked by their content (magic bytes), with the names each type may carry.
 DOCUMENT_TYPES = {
     "application/pdf": (b"%PDF-", (".pdf",)),
@@ -218,8 +236,10 @@ def days_left(app_: Application, today: date | None = None) -> int | None:
     return -workdays.working_days_between(app_.due_on, today)
 
 
-def awaited(app_: Application) -> str:
-    """What the application waits for, and from whom (shown on the applicant's list)."""
+def awaited(app_: Application, *, for_staff: bool = False) -> str:
+    """What the application waits for, and from whom (the applicant's list and page; staff pages)."""
+    if for_staff and app_.state in (State.DRAFT, State.INFO_REQUESTED, State.APPROVED):
+        return str(_l("The applicant"))
     if app_.state == State.DRAFT:
         return str(_l("You: complete and submit it"))
     if app_.state == State.INFO_REQUESTED:

@@ -134,7 +134,8 @@ def edit(token):
 
 def _detail(app_, **forms):
     staff = current_user.is_staff
-    ctx = dict(app_=app_, labels=service.STATE_LABELS, awaited=service.awaited(app_),
+    ctx = dict(app_=app_, labels=service.STATE_LABELS, awaited=service.awaited(app_, for_staff=staff),
+               event_labels=service.EVENT_LABELS,
                days_used=service.days_used(app_), days_left=service.days_left(app_), is_staff=staff,
                may_decide=service.may_decide(current_user), two_step=service._cfg("APPLICATIONS_TWO_STEP"),
                categories=service.CATEGORIES, users={u.id: u for u in db.session.scalars(select(User).where(
