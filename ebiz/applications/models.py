@@ -105,6 +105,7 @@ class Application(db.Model):
     clock_resumed_on: Mapped[object | None] = mapped_column(db.Date)
     due_on: Mapped[object | None] = mapped_column(db.Date)
     info_request: Mapped[str | None] = mapped_column(Text)
+    reminded_on: Mapped[object | None] = mapped_column(db.Date)  # the day reviewers were last reminded of it
 
     recommended_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     recommended_at: Mapped[object | None] = mapped_column(db.DateTime)

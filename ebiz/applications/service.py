@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from ..accounts.models import Role, User
 from ..audit.service import record
@@ -593,6 +593,16 @@ def approval_for(user_id: int, product_id: int, now: datetime | None = None) -> 
         .order_by(Application.id))
 
 
+def _fresh_items(application_id: int) -> list[ApplicationItem]:
+    """The application's items read again (call under its lock: earlier reads may be stale)."""
+    return list(db.session.scalars(select(ApplicationItem).where(ApplicationItem.application_id == application_id)
+                                   .order_by(ApplicationItem.id).execution_options(populate_existing=True)))
+
+
+def _fresh_item(application_id: int, product_id: int) -> ApplicationItem | None:
+    return next((i for i in _fresh_items(application_id) if i.product_id == product_id), None)
+
+
 def _copies_problem(user_id: int, product: Product) -> str | None:
     """Why no copy of this restricted product may be taken now: the customer's access comes only from
     applications, and none of them has a copy left. None when an approval has one, when the access
@@ -640,13 +650,13 @@ def use_copy(user_id: int, product: Product, quantity: int, *, order_ref: str) -
         check_copies(user_id, product)
         return None
     app_ = _lock(item.application.token)
-    item = next(i for i in app_.items if i.product_id == product.id)
+    item = _fresh_item(app_.id, product.id)  # read again under the lock: a concurrent checkout may have taken it
     if app_.state != State.APPROVED or item.copies - item.copies_used < quantity:
         raise Conflict(_l("Your approval does not cover this many copies."), field="quantity")
     item.copies_used += quantity
     db.session.add(ApplicationEvent(application_id=app_.id, actor_id=user_id, action="use",
                                     from_state=app_.state, to_state=app_.state, note=order_ref))
-    if all(i.copies_used >= i.copies for i in app_.items if i.approved):
+    if all(i.copies_used >= i.copies for i in _fresh_items(app_.id) if i.approved):
         transition(app_, "use_up", actor=user_id, note=order_ref)
     return UsedCopy(app_.reference, app_.conditions or "", remit_for(app_, product.price_sen, quantity))
 
@@ -659,7 +669,7 @@ def return_copy(user_id: int, product_id: int, quantity: int, *, reference: str,
     if token is None:
         return
     app_ = _lock(token)
-    item = next((i for i in app_.items if i.product_id == product_id), None)
+    item = _fresh_item(app_.id, product_id)
     if item is None:
         return
     item.copies_used = max(item.copies_used - quantity, 0)
@@ -730,9 +740,20 @@ def reviewers() -> list[User]:
 
 
 def remind(today: date | None = None) -> list[str]:
-    """Email every reviewer the list of applications close to or past due; returns their references."""
+    """Email every reviewer the list of applications close to or past due; returns their references.
+
+    Once a day per application, also when two hosts run it at once: each run claims the rows it
+    reminds of (`reminded_on`) with one conditional UPDATE, so a concurrent run finds them taken."""
     today = today or _today()
     apps = due_soon(today)
+    if not apps:
+        return []
+    begin_write()
+    claimed = set(db.session.scalars(
+        update(Application).where(Application.id.in_([a.id for a in apps]),
+                                  or_(Application.reminded_on.is_(None), Application.reminded_on < today))
+        .values(reminded_on=today).returning(Application.id).execution_options(synchronize_session=False)))
+    apps = [a for a in apps if a.id in claimed]
     if not apps:
         return []
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")

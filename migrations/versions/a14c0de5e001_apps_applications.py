@@ -43,6 +43,7 @@ def upgrade():
     sa.Column('clock_resumed_on', sa.Date(), nullable=True),
     sa.Column('due_on', sa.Date(), nullable=True),
     sa.Column('info_request', sa.Text(), nullable=True),
+    sa.Column('reminded_on', sa.Date(), nullable=True),
     sa.Column('recommended_by', sa.Integer(), nullable=True),
     sa.Column('recommended_at', sa.DateTime(), nullable=True),
     sa.Column('recommendation', sa.String(length=10), nullable=True),

@@ -76,3 +76,8 @@ def test_remind_picks_exactly_the_applications_close_to_or_past_due(app, today):
     assert other_staff.email not in {m.to_address for m in mails}
     assert all(overdue.reference in m.body_text and soon.reference in m.body_text for m in mails)
     assert db.session.query(Application).count() == 5
+    assert service.remind() == []  # once a day: a second run (another host's cron) sends nothing
+    db.session.commit()
+    assert db.session.query(OutboxMessage).count() == len(mails)
+    today["d"] = date(2026, 9, 3)
+    assert service.remind() == [overdue.reference, soon.reference]

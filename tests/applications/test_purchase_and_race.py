@@ -164,3 +164,23 @@ def test_purge_removes_documents_after_the_retention_and_keeps_the_record(app):
         storage.stat(key)
     assert db.session.query(AuditEvent).filter_by(action="applications.documents.purge").count() == 1
     assert service.purge_documents(now=utcnow() + timedelta(days=60)) == []
+
+
+def test_two_checkouts_taking_the_last_approved_copy_at_once_leave_exactly_one(app):
+    user, admin_a, admin_b = _people()
+    p = restricted_product()
+    a = approved(user, admin_a, admin_b, p, copies=1)
+    user_id, product_id, app_id = user.id, p.id, a.id
+    db.session.rollback()
+
+    def take(order_ref):
+        from ebiz.catalog.models import Product
+
+        service.use_copy(user_id, db.session.get(Product, product_id), 1, order_ref=order_ref)
+
+    results = race(app, take, [("EBZ-ORD-A",), ("EBZ-ORD-B",)])
+    assert sorted(results) == ["Conflict", "ok"], results
+    db.session.rollback()
+    a = db.session.get(Application, app_id)
+    assert a.items[0].copies_used == 1 and a.state == State.USED
+    assert db.session.query(ApplicationEvent).filter_by(application_id=app_id, action="use").count() == 1

@@ -82,6 +82,11 @@ def test_a_zero_total_completes_without_payment_with_an_invoice_and_a_zero_recei
     grant = db.session.query(LicenceGrant).one()
     assert grant.application_ref == app_.reference
     login_session(client, user)
+    r = client.get(f"/orders/{order.reference}/invoice")
+    assert r.status_code == 200 and app_.reference.encode() in r.data and "-RM 80.00".encode() in r.data
+    r = client.get(f"/orders/{order.reference}/invoice.pdf")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    r.close()
     r = client.get(f"/orders/{order.reference}/receipt")
     assert r.status_code == 200 and order.receipt_no.encode() in r.data and b"RM 0.00" in r.data
     other = make_user(tier=Tier.PRIMARY)
