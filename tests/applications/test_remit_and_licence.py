@@ -83,7 +83,7 @@ def test_a_zero_total_completes_without_payment_with_an_invoice_and_a_zero_recei
     assert grant.application_ref == app_.reference
     login_session(client, user)
     r = client.get(f"/orders/{order.reference}/invoice")
-    assert r.status_code == 200 and app_.reference.encode() in r.data and "-RM 80.00".encode() in r.data
+    assert r.status_code == 200 and app_.reference.encode() in r.data and b"-RM 80.00" in r.data
     r = client.get(f"/orders/{order.reference}/invoice.pdf")
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
     r.close()
