@@ -16,7 +16,7 @@ BBOX_RE = re.compile(rf"^{_DEG},{_DEG},{_DEG},{_DEG}$")
 
 
 class ApplicationForm(Form):
-    products = SelectMultipleField(_l("Restricted products"), coerce=int, validators=[Optional()])
+    products = SelectMultipleField(_l("Products"), coerce=int, validators=[Optional()])
     wants_data = BooleanField(_l("I apply for restricted data"), default=True)
     wants_remit = BooleanField(_l("I apply for a remit (a waiver or reduction of the price)"))
     applicant_category = SelectField(_l("Who is applying"), choices=[SelectChoice("", _l("Choose"))] + [

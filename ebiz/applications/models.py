@@ -44,6 +44,7 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (State.DRAFT, "withdraw"): State.WITHDRAWN,
     (State.SUBMITTED, "withdraw"): State.WITHDRAWN,
     (State.RESUBMITTED, "withdraw"): State.WITHDRAWN,
+    (State.INFO_REQUESTED, "withdraw"): State.WITHDRAWN,
     (State.SUBMITTED, "request_info"): State.INFO_REQUESTED,
     (State.RESUBMITTED, "request_info"): State.INFO_REQUESTED,
     (State.INFO_REQUESTED, "resubmit"): State.RESUBMITTED,

@@ -35,7 +35,7 @@ from sqlalchemy import or_, select, update
 from ..accounts.models import Role, User
 from ..audit.service import record
 from ..catalog import service as catalog
-from ..catalog.models import Product, ProductStatus, ProductVersion
+from ..catalog.models import Product, ProductStatus, ProductType, ProductVersion
 from ..clock import to_local, utcnow
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import begin_write, db, is_sqlite
@@ -282,6 +282,14 @@ def _products(product_ids, versions: dict | None = None) -> list[tuple[Product, 
                 raise ValidationError(_l("Choose a version of the product."), field="products")
         out.append((p, int(vid) if vid else None))
     return out
+
+
+def applicable_products(limit: int = 500) -> list[Product]:
+    """What an application may name: restricted products first (data), then the other published
+    digital products and services (a remit alone may name those)."""
+    return list(db.session.scalars(
+        select(Product).where(Product.status == ProductStatus.PUBLISHED, Product.type != ProductType.PRINTED)
+        .order_by(Product.restricted.desc(), Product.name).limit(limit)))
 
 
 def restricted_products() -> list[Product]:

@@ -69,7 +69,8 @@ def mine():
 
 
 def _form_choices(form):
-    form.products.choices = [(p.id, p.name) for p in service.restricted_products()]
+    form.products.choices = [(p.id, p.name + (" · " + _("Restricted") if p.restricted else ""))
+                             for p in service.applicable_products()]
 
 
 def _save(form, token=None):

@@ -145,3 +145,35 @@ def test_an_unpaid_order_that_expires_gives_its_copies_back(app):
     assert app_.state == State.APPROVED and app_.items[0].copies_used == 0
     orders.add_to_cart(user, p.id)  # the approval can be used again
     db.session.commit()
+
+
+def test_a_remit_alone_for_an_ordinary_product_and_an_individual_is_not_eligible(app):
+    from datetime import date
+
+    from tests.factories import make_product
+
+    from .helpers import attach
+
+    user, a, b = _people()
+    p = make_product(price_sen=10000)  # not restricted: bought directly, a remit lowers its price
+    kw = dict(product_ids=[p.id], wants_data=False, wants_remit=True, purpose="Thesis research",
+              agency="Universiti Teknologi Malaysia", intended_use="Research", area_state="Johor",
+              period_from=date(2026, 1, 1), period_to=date(2026, 12, 31), declaration=True)
+    refused = service.save_draft(user, applicant_category="individual", **kw)
+    db.session.commit()
+    attach(refused, user)
+    with pytest.raises(EbizError):
+        service.submit(refused.token, user)
+    db.session.rollback()
+    assert db.session.get(Application, refused.id).state == State.DRAFT
+    app_ = service.save_draft(user, applicant_category="public_university", **kw)
+    db.session.commit()
+    attach(app_, user)
+    service.submit(app_.token, user)
+    service.recommend(app_.token, b, recommendation="approve", notes="Research")
+    service.approve(app_.token, a, copies={p.id: 1}, valid_until=utcnow() + timedelta(days=30),
+                    conditions="Research only", remit_kind="percent", remit_value=25)
+    db.session.commit()
+    orders.add_to_cart(user, p.id)
+    order = _checkout(user, p)
+    assert order.total_sen == 7500 and order.lines[0].remit_sen == 2500
