@@ -825,6 +825,17 @@ def revoke_reviewer(user_id: int, *, actor, ip: str | None = None) -> None:
         record("applications.reviewer.revoke", actor=actor, target_type="User", target_id=user_id, ip=ip)
 
 
+def people_of(app_: Application) -> dict[int, User]:
+    """The applicant and everyone who acted on the application, by id (names on its page)."""
+    ids = {e.actor_id for e in app_.events if e.actor_id} | {app_.user_id}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def staff_by_email(email: str) -> User | None:
+    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()[:254]))
+    return user if user is not None and user.is_staff else None
+
+
 def reviewer_rows() -> list[tuple[Reviewer, User]]:
     return list(db.session.execute(select(Reviewer, User).join(User, User.id == Reviewer.user_id)
                                    .order_by(User.full_name)).all())

@@ -6,11 +6,8 @@ from functools import wraps
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from ..accounts.decorators import mfa_verified
-from ..accounts.models import User
-from ..catalog.models import Product
 from ..clock import from_local
 from ..errors import EbizError, NotFound, ValidationError
 from ..extensions import db, login_manager
@@ -139,8 +136,7 @@ def _detail(app_, **forms):
                event_labels=service.EVENT_LABELS,
                days_used=service.days_used(app_), days_left=service.days_left(app_), is_staff=staff,
                may_decide=service.may_decide(current_user), two_step=service._cfg("APPLICATIONS_TWO_STEP"),
-               categories=service.CATEGORIES, users={u.id: u for u in db.session.scalars(select(User).where(
-                   User.id.in_({e.actor_id for e in app_.events if e.actor_id} | {app_.user_id})))})
+               categories=service.CATEGORIES, users=service.people_of(app_))
     ctx.update(doc_form=DocumentForm(), answer_form=AnswerForm(), action_form=ActionForm(),
                info_form=InfoRequestForm(), recommend_form=RecommendForm(), approve_form=ApproveForm(),
                reject_form=RejectForm())
@@ -296,7 +292,7 @@ def reviewers():
         abort(403)
     form = ReviewerForm()
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(func.lower(User.email) == form.email.data.strip().lower()))
+        user = service.staff_by_email(form.email.data)
         try:
             if user is None:
                 raise ValidationError(_("No staff member has this email."), field="email")
@@ -325,7 +321,7 @@ def revoke_reviewer(user_id):
 
 
 @bp.app_template_global()
-def restricted_product_apply_url(product: Product) -> str:
+def restricted_product_apply_url(product) -> str:
     return url_for("applications.new", product=product.id)
 
 

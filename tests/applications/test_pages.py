@@ -48,3 +48,28 @@ def test_a_draft_is_edited_and_the_lists_and_queue_render(app, client):
         assert r.status_code == 200, query
     assert s.reference.encode() in client.get("/applications/staff/?state=submitted").data
     assert db.session.get(Application, s.id).state == State.SUBMITTED
+
+
+def test_an_administrator_grants_and_removes_the_reviewer_permission(app, client):
+    from ebiz.applications.models import Reviewer
+    from ebiz.audit.models import AuditEvent
+
+    admin, agent, customer = make_user(role=Role.ADMIN), make_user(role=Role.SUPPORT), make_user()
+    login_session(client, agent)
+    assert client.get("/applications/staff/").status_code == 403  # not a reviewer yet
+    login_session(client, admin)
+    r = client.get("/applications/staff/reviewers")
+    token = csrf_from(r.data)
+    r = client.post("/applications/staff/reviewers", data={"csrf_token": token, "email": customer.email})
+    assert r.status_code == 200 and db.session.query(Reviewer).count() == 0  # customers cannot review
+    r = client.post("/applications/staff/reviewers", data={"csrf_token": token, "email": agent.email.upper()})
+    assert r.status_code == 302 and db.session.query(Reviewer).count() == 1
+    assert db.session.query(AuditEvent).filter_by(action="applications.reviewer.grant").count() == 1
+    login_session(client, agent)
+    assert client.get("/applications/staff/").status_code == 200
+    assert client.get("/applications/staff/reviewers").status_code == 403  # reviewers do not grant
+    login_session(client, admin)
+    client.post(f"/applications/staff/reviewers/{agent.id}/revoke", data={"csrf_token": token})
+    assert db.session.query(Reviewer).count() == 0
+    login_session(client, agent)
+    assert client.get("/applications/staff/").status_code == 403
