@@ -81,3 +81,19 @@ def test_remind_picks_exactly_the_applications_close_to_or_past_due(app, today):
     assert db.session.query(OutboxMessage).count() == len(mails)
     today["d"] = date(2026, 9, 3)
     assert service.remind() == [overdue.reference, soon.reference]
+
+
+def test_the_daily_commands_run_and_say_what_they_did(app, today):
+    user, admin = make_user(tier=Tier.PRIMARY), make_user(role=Role.ADMIN)
+    today["d"] = date(2026, 7, 1)
+    overdue = submitted(user, restricted_product())
+    today["d"] = date(2026, 9, 2)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["applications", "remind"])
+    assert result.exit_code == 0 and overdue.reference in result.output
+    result = runner.invoke(args=["applications", "remind"])
+    assert result.exit_code == 0 and "0 application(s)" in result.output
+    for command in ("expire", "purge"):
+        result = runner.invoke(args=["applications", command])
+        assert result.exit_code == 0 and "0 " in result.output, result.output
+    assert admin.email in {m.to_address for m in db.session.query(OutboxMessage)}
