@@ -110,10 +110,24 @@ def _register_blueprints(app: Flask) -> None:
     for bp in (main_bp, accounts_bp, audit_bp, admin_bp, catalog_bp, licensing_bp, verify_bp, delivery_bp,
                payments_bp, wallet_bp, orders_bp, counter_bp, company_bp, dev_mail_bp, health_bp):
         app.register_blueprint(bp)
+    _register_applications(app)
+
+
+def _register_applications(app: Flask) -> None:
+    """Applications (issue 14): pages, and the private document store they use.
+
+    Applications sit below delivery, so they cannot import its storage backend; the factory
+    hands it to them instead (one backend, chosen by STORAGE_BACKEND)."""
+    from .applications.views import bp as applications_bp
+    from .delivery.storage import get_storage
+
+    app.extensions["ebiz_document_storage"] = get_storage
+    app.register_blueprint(applications_bp)
 
 
 def _register_cli(app: Flask) -> None:
     # Inside the factory, like the blueprints: each command group imports its whole domain.
+    from .applications.cli import cli as applications_cli
     from .catalog.cli import cli as catalog_cli
     from .cli import ebiz_cli
     from .counter.cli import cli as counter_cli
@@ -125,7 +139,7 @@ def _register_cli(app: Flask) -> None:
     from .wallet.cli import cli as wallet_cli
 
     for group in (ebiz_cli, notifications_cli, catalog_cli, licensing_cli, delivery_cli, payments_cli,
-                  wallet_cli, orders_cli, counter_cli):
+                  wallet_cli, orders_cli, counter_cli, applications_cli):
         app.cli.add_command(group)
 
 

@@ -5,6 +5,7 @@ are shown there once and nowhere else).
 """
 
 from .accounts import demo as accounts_demo
+from .applications import demo as applications_demo
 from .catalog import demo as catalog_demo
 from .counter import demo as counter_demo
 from .delivery import demo as delivery_demo
@@ -19,6 +20,7 @@ def seed_all() -> list[str]:
     # Later domains add their seed here (catalogue, files, wallets, orders).
     lines += catalog_demo.seed()
     lines += delivery_demo.seed()
+    lines += applications_demo.seed()
     lines += wallet_demo.seed()
     lines += orders_demo.seed()  # last: it buys from the catalogue with a wallet
     lines += counter_demo.seed_runners_and_sales()  # a company's runners, and sales at a counter

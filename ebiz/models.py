@@ -2,6 +2,7 @@
 
 from . import sequences  # noqa: F401,E402
 from .accounts import models as accounts_models  # noqa: F401
+from .applications import models as applications_models  # noqa: F401
 from .audit import models as audit_models  # noqa: F401
 from .catalog import models as catalog_models  # noqa: F401
 from .companies import models as companies_models  # noqa: F401

@@ -76,9 +76,8 @@ def may_purchase(user, product: Product) -> tuple[bool, str | None]:
     signed_in = user is not None and getattr(user, "is_authenticated", False)
     if product.restricted and not (signed_in and has_restricted_access(user, product)):
         return False, _l("This is restricted data: it is sold only to customers whose application for access "
-                         "has been approved by the department. Until applications can be made online, apply in "
-                         "writing at any eBiz counter, stating the purpose of use; once approved you can buy it "
-                         "here.")
+                         "has been approved by the department. Apply online from this page; once your "
+                         "application is approved you can buy it here, within what was approved.")
     if not signed_in:
         return False, _l("Sign in to buy this product.")
     if needs_primary(product) and not user.is_primary:
@@ -119,6 +118,22 @@ def revoke_restricted_access(access_id: int, *, actor, reason: str, ip: str | No
         row.revoked_reason = reason.strip()[:300]
         record("catalog.restricted_access.revoke", actor=actor, target=row, ip=ip, reason=row.revoked_reason)
     return row
+
+
+def restricted_access_for_source(user_id: int, source_ref: str) -> list[RestrictedAccess]:
+    """The user's accesses in force that came from one source (an application's reference)."""
+    return list(db.session.scalars(select(RestrictedAccess).where(
+        RestrictedAccess.user_id == user_id, RestrictedAccess.source_ref == source_ref,
+        RestrictedAccess.revoked_at.is_(None)).order_by(RestrictedAccess.id)))
+
+
+def restricted_access_sources(user_id: int, product_id: int, now: datetime | None = None) -> set[str]:
+    """Where the user's accesses in force to this product came from (application references, "admin")."""
+    now = now or utcnow()
+    return set(db.session.scalars(select(RestrictedAccess.source_ref).where(
+        RestrictedAccess.user_id == user_id, RestrictedAccess.product_id == product_id,
+        RestrictedAccess.revoked_at.is_(None),
+        or_(RestrictedAccess.expires_at.is_(None), RestrictedAccess.expires_at > now))))
 
 
 def restricted_access_for(product_id: int) -> list[RestrictedAccess]:

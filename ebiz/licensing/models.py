@@ -46,6 +46,9 @@ class LicenceGrant(db.Model):
     licence_version: Mapped[str] = mapped_column(String(20))
     text_sha256: Mapped[str] = mapped_column(String(64))
     permitted_use: Mapped[str] = mapped_column(Text)
+    # Restricted data: the approved application it was bought under, and the approval's conditions.
+    application_ref: Mapped[str | None] = mapped_column(String(20))
+    conditions: Mapped[str | None] = mapped_column(Text)
     valid_from: Mapped[object] = mapped_column(db.DateTime, default=utcnow)
     valid_until: Mapped[object | None] = mapped_column(db.DateTime)
     status: Mapped[str] = mapped_column(String(10), default="active")

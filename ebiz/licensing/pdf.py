@@ -63,6 +63,8 @@ def certificate_pdf(grant, *, product_name: str, version_label: str, licence_tit
         (_("Version"), version_label or "-"),
         (_("Licence"), f"{licence_title} ({_('version')} {grant.licence_version})"),
         (_("Permitted use"), grant.permitted_use),
+        *([(_("Approved application"), grant.application_ref), (_("Conditions"), grant.conditions or "")]
+          if grant.application_ref else []),
         (_("Valid from"), format_local(grant.valid_from)),
         (_("Valid until"), format_local(grant.valid_until) if grant.valid_until else _("No end date")),
         (_("Status"), {"valid": _("Valid"), "revoked": _("Revoked"), "expired": _("Expired"),

@@ -153,8 +153,10 @@ def accept(user, product, *, sha256_shown: str | None, ip: str | None, user_agen
 
 def issue_grant(*, user_id: int, product, version_id: int | None, order_line_id: int | None,
                 acceptance: LicenceAcceptance | None, permitted_use: str | None = None,
-                start: datetime | None = None) -> LicenceGrant:
-    """Issue the licence grant of a paid line (once per line)."""
+                start: datetime | None = None, application_ref: str | None = None,
+                conditions: str | None = None) -> LicenceGrant:
+    """Issue the licence grant of a paid line (once per line); restricted data names the approved
+    application it was bought under and carries the approval's conditions."""
     if order_line_id is not None:
         existing = db.session.scalar(select(LicenceGrant).where(LicenceGrant.order_line_id == order_line_id))
         if existing is not None:
@@ -177,6 +179,7 @@ def issue_grant(*, user_id: int, product, version_id: int | None, order_line_id:
         text_sha256=acceptance.text_sha256 if acceptance else lic.sha256,
         permitted_use=permitted_use or product.permitted_use or (lic.title_en if lic else key),
         valid_from=start, valid_until=lic.valid_until(start) if lic else None, status="active",
+        application_ref=application_ref, conditions=conditions or None,
     )
     db.session.add(grant)
     db.session.flush()
@@ -267,6 +270,7 @@ def public_status(number: str) -> dict | None:
         "licence_title_en": lic.title_en if lic else grant.licence_key,
         "licence_version": grant.licence_version, "valid_from": grant.valid_from,
         "valid_until": grant.valid_until, "revoked_at": grant.revoked_at,
+        "application_ref": grant.application_ref, "conditions": grant.conditions,
     }
 
 

@@ -7,7 +7,8 @@ Invariants:
   Its status moves only along `TRANSITIONS` (orders.service.transition).
 - Lines snapshot name, SKU, type and unit price at checkout; later catalogue
   changes never alter an order. `line_total_sen = unit_price_sen * quantity`
-  and the order total is their sum (CHECKs and the service).
+  and the order total is their sum less their remits (`remit_sen`, at most the
+  line's total: CHECKs and the service).
 - An order is created only with the stock/seats of its lines reserved; they
   are released exactly once, when it is cancelled or expires unpaid.
 - `checkout_key` (a form nonce) is unique per user: submitting checkout twice
@@ -121,6 +122,8 @@ class Order(db.Model):
     refund_sen: Mapped[int | None] = mapped_column()
     # Stock and seats are held from checkout until paid, cancelled or expired.
     reserved: Mapped[bool] = mapped_column(default=True)
+    # A free order (zero total, e.g. fully remitted) completes without a payment: its RM 0.00 receipt number.
+    receipt_no: Mapped[str | None] = mapped_column(String(32), unique=True)
 
     user = relationship("User")
     collect_counter = relationship("Counter")
@@ -140,6 +143,7 @@ class OrderLine(db.Model):
         CheckConstraint("unit_price_sen >= 0", name="price_nonnegative"),
         CheckConstraint("line_total_sen = unit_price_sen * quantity", name="line_total"),
         CheckConstraint(_in("status", LineStatus), name="status"),
+        CheckConstraint("remit_sen >= 0 AND remit_sen <= line_total_sen", name="remit_within_line"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -160,6 +164,10 @@ class OrderLine(db.Model):
     quantity: Mapped[int] = mapped_column(default=1)
     line_total_sen: Mapped[int] = mapped_column()
     request_note: Mapped[str | None] = mapped_column(db.Text)  # the customer's request (on-demand services)
+    # The approved application this line was bought under (restricted data, remit), and its remit:
+    # the line is paid `line_total_sen - remit_sen`; the invoice shows the remit as its own line.
+    application_ref: Mapped[str | None] = mapped_column(String(20))
+    remit_sen: Mapped[int] = mapped_column(default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(12), default=LineStatus.PENDING)
     status_changed_at: Mapped[object | None] = mapped_column(db.DateTime)
 

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from ..accounts.models import Role
+from ..applications import service as applications
 from ..audit.service import record
 from ..clock import format_local, utcnow
 from ..errors import Conflict, Forbidden, NotFound, TierRequired, ValidationError
@@ -163,6 +164,7 @@ def add_to_cart(user, product_id: int, *, session_id: int | None = None, quantit
     if product is None or product.status != "published":
         raise NotFound(_l("This product is not available."))
     _check_purchase(user, product)
+    applications.check_copies(user.id, product)
     if not 1 <= int(quantity) <= MAX_QUANTITY:
         raise ValidationError(_l("Choose a quantity between 1 and %(n)s.", n=MAX_QUANTITY), field="quantity")
     is_training = product.type == "service" and product.service_kind == "training"
@@ -201,6 +203,30 @@ def add_to_cart(user, product_id: int, *, session_id: int | None = None, quantit
         item.request_note = note  # asked again: the latest request stands
     db.session.flush()
     return item
+
+
+def add_approved_to_cart(user, application_token: str) -> list[CartItem]:
+    """The priced checkout of an approval: put exactly its approved items (the copies left) into the
+    applicant's cart; checkout then takes the copies and applies the approved remit."""
+    items = []
+    for product, left in applications.checkout_items(application_token, user):
+        if product.type == "printed":
+            existing = db.session.scalar(select(CartItem).where(CartItem.user_id == user.id,
+                                                                CartItem.product_id == product.id))
+            left -= existing.quantity if existing else 0
+        if left > 0:
+            items.append(add_to_cart(user, product.id, quantity=min(left, MAX_QUANTITY)))
+    return items
+
+
+def cart_remits(user, items) -> dict[int, tuple[str, int]]:
+    """Cart item id -> (application reference, remit in sen) that checkout will apply."""
+    out = {}
+    for item in items:
+        preview = applications.remit_preview(user.id, item.product, item.quantity)
+        if preview and preview[1]:
+            out[item.id] = preview
+    return out
 
 
 def update_cart_item(user, item_id: int, quantity: int) -> CartItem | None:
@@ -304,15 +330,19 @@ def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | Non
             session_label = f"{format_local(ts.starts_at)} MYT, {ts.venue}"
         elif product.type == "printed":
             catalog.reserve_stock(product.id, item.quantity)
+        # A line bought under an approved application takes its copies (and its remit, if any).
+        used = applications.use_copy(user.id, product, item.quantity, order_ref=order.reference)
         line_total = product.price_sen * item.quantity
-        total += line_total
+        remit = used.remit_sen if used else 0
+        total += line_total - remit
         order.lines.append(OrderLine(
             product_id=product.id, version_id=version.id if version else None, session_id=item.session_id,
             acceptance_id=acceptance.id if acceptance else None, sku=product.sku, name=product.name,
             product_type=product.type, service_kind=product.service_kind,
             version_label=version.label if version else None, session_label=session_label,
             licence_key=product.licence_key, unit_price_sen=product.price_sen, quantity=item.quantity,
-            line_total_sen=line_total, request_note=item.request_note, status=LineStatus.PENDING))
+            line_total_sen=line_total, request_note=item.request_note, status=LineStatus.PENDING,
+            application_ref=used.reference if used else None, remit_sen=remit))
     if total > MAX_ORDER_SEN:
         raise ValidationError(_l("An order may come to at most %(max)s. Please order fewer items at once.",
                                  max=format_sen(MAX_ORDER_SEN)))
@@ -424,9 +454,15 @@ def _open_counter(counter_id) -> bool:
 
 
 def _issue_invoice(order: Order, user, now) -> Invoice:
-    lines = [{"sku": ln.sku, "name": ln.name, "version": ln.version_label, "session": ln.session_label,
-              "quantity": ln.quantity, "unit_price_sen": ln.unit_price_sen, "line_total_sen": ln.line_total_sen}
-             for ln in order.lines]
+    lines = []
+    for ln in order.lines:
+        lines.append({"sku": ln.sku, "name": ln.name, "version": ln.version_label, "session": ln.session_label,
+                      "quantity": ln.quantity, "unit_price_sen": ln.unit_price_sen,
+                      "line_total_sen": ln.line_total_sen})
+        if ln.remit_sen:  # a remit is its own line, naming the application that approved it
+            lines.append({"sku": "REMIT", "name": str(_l("Remit %(ref)s", ref=ln.application_ref)),
+                          "version": None, "session": None, "quantity": 1, "unit_price_sen": -ln.remit_sen,
+                          "line_total_sen": -ln.remit_sen, "remit_ref": ln.application_ref})
     inv = Invoice(number=next_number("INV"), order_id=order.id, issued_at=now, billed_name=user.display_name,
                   billed_email=user.email, billed_id_no=user.company_reg_no, lines=lines,
                   total_sen=order.total_sen, due_at=order.expires_at)
@@ -619,6 +655,8 @@ def _mark_paid(order: Order, *, method: str, payment_ref: str | None, now) -> No
     order.paid_at = now
     order.payment_ref, order.payment_method = payment_ref, method
     order.reserved = False  # the reservation became a sale
+    if method == "free":  # nothing was paid, yet the customer gets an RM 0.00 receipt
+        order.receipt_no = next_number("RCP")
     _deliver_paid_lines(order, now)
     record("order.paid", actor=order.user_id, target=order, reference=order.reference,
            payment=payment_ref, method=method)
@@ -643,8 +681,11 @@ def _deliver_paid_lines(order: Order, now) -> None:
             continue
         product = db.session.get(Product, line.product_id)
         acceptance = db.session.get(LicenceAcceptance, line.acceptance_id) if line.acceptance_id else None
+        terms = applications.approval_terms(line.application_ref)
         grant = licensing.issue_grant(user_id=order.user_id, product=product, version_id=line.version_id,
-                                      order_line_id=line.id, acceptance=acceptance, start=now)
+                                      order_line_id=line.id, acceptance=acceptance, start=now,
+                                      application_ref=terms[0] if terms else None,
+                                      conditions=terms[1] if terms else None)
         if line.product_type == "digital":
             delivery.grant_entitlement(grant)
             line.status = LineStatus.DELIVERED
@@ -748,6 +789,9 @@ def _release(order: Order) -> None:
             catalog.release_seat(line.session_id)
         elif line.product_type == "printed":
             catalog.release_stock(line.product_id, line.quantity)
+        if line.application_ref:  # an unpaid order gives back the approved copies it took
+            applications.return_copy(order.user_id, line.product_id, line.quantity,
+                                     reference=line.application_ref, order_ref=order.reference)
     order.reserved = False
 
 
@@ -887,7 +931,7 @@ def _refund_lines(order: Order, lines: list, *, reason: str, actor, ip: str | No
     from ..payments import service as payments
     from ..wallet import service as wallet
 
-    now, amount = utcnow(), sum(ln.line_total_sen for ln in lines)
+    now, amount = utcnow(), sum(ln.line_total_sen - ln.remit_sen for ln in lines)
     for line in sorted(lines, key=lambda ln: (ln.product_id, ln.session_id or 0)):
         if line.session_id:
             catalog.release_seat(line.session_id)

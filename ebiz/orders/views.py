@@ -87,14 +87,15 @@ def _render_cart(form: CheckoutForm, errors: dict | None = None, status: int = 2
     needs_counter = any(i.product.type == "printed" for i in items)
     counters = list(db.session.scalars(select(Counter).order_by(Counter.name))) if needs_counter else []
     form.collect_counter_id.choices = [SelectChoice(c.id, c.name) for c in counters]
-    total = sum(i.product.price_sen * i.quantity for i in items)
+    remits = service.cart_remits(current_user, items)
+    total = sum(i.product.price_sen * i.quantity for i in items) - sum(r[1] for r in remits.values())
     ticked = {k for k in request.form if k.startswith("licence_")} if request.method == "POST" else set()
     errors = errors or {}
     beside = {"collect_counter_id", "licence"} | {f"licence_{pid}" for pid in licences}
     other_errors = [msg for field, msg in errors.items() if field not in beside]
     return render_template("orders/cart.html", items=items, problems=problems, licences=licences, form=form,
                            needs_counter=needs_counter, total=total, errors=errors, ticked=ticked,
-                           other_errors=other_errors), status
+                           other_errors=other_errors, remits=remits), status
 
 
 @bp.post("/cart/<int:item_id>")
@@ -109,6 +110,22 @@ def update_cart_item(item_id: int):
             _fail(exc)
     else:
         flash(_("Choose a quantity between 0 and 99."), "error")
+    return redirect(url_for("orders.cart"))
+
+
+@bp.post("/from-application/<token>")
+@login_required
+def from_application(token: str):
+    """An approval's priced checkout: its approved items into the applicant's cart (CSRF: app-wide)."""
+    try:
+        service.add_approved_to_cart(current_user, token)
+        db.session.commit()
+    except EbizError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+    flash(_("The approved items are in your cart, at the approved price."), "success")
     return redirect(url_for("orders.cart"))
 
 
@@ -259,6 +276,18 @@ def _invoice_of(reference: str):
 def invoice(reference: str):
     order, inv = _invoice_of(reference)
     return render_template("orders/invoice.html", order=order, invoice=inv)
+
+
+@bp.get("/<reference>/receipt")
+@login_required
+def free_receipt(reference: str):
+    """The RM 0.00 receipt of an order that needed no payment (a zero total, e.g. fully remitted)."""
+    from ..payments.receipts import agency_issuer
+
+    order = _order(reference)
+    if not order.receipt_no:
+        abort(404)
+    return render_template("orders/free_receipt.html", order=order, issuer=agency_issuer())
 
 
 @bp.get("/<reference>/invoice.pdf")
