@@ -94,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
     from .admin.mailbox import bp as dev_mail_bp
     from .admin.views import bp as admin_bp
+    from .applications.views import bp as applications_bp
     from .audit.views import bp as audit_bp
     from .catalog.views import bp as catalog_bp
     from .counter.company_views import bp as company_bp
@@ -108,21 +109,9 @@ def _register_blueprints(app: Flask) -> None:
     from .wallet.views import bp as wallet_bp
 
     for bp in (main_bp, accounts_bp, audit_bp, admin_bp, catalog_bp, licensing_bp, verify_bp, delivery_bp,
-               payments_bp, wallet_bp, orders_bp, counter_bp, company_bp, dev_mail_bp, health_bp):
+               payments_bp, wallet_bp, orders_bp, counter_bp, company_bp, dev_mail_bp, health_bp,
+               applications_bp):
         app.register_blueprint(bp)
-    _register_applications(app)
-
-
-def _register_applications(app: Flask) -> None:
-    """Applications (issue 14): pages, and the private document store they use.
-
-    Applications sit below delivery, so they cannot import its storage backend; the factory
-    hands it to them instead (one backend, chosen by STORAGE_BACKEND)."""
-    from .applications.views import bp as applications_bp
-    from .delivery.storage import get_storage
-
-    app.extensions["ebiz_document_storage"] = get_storage
-    app.register_blueprint(applications_bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -37,6 +37,7 @@ from ..audit.service import record
 from ..catalog import service as catalog
 from ..catalog.models import Product, ProductStatus, ProductType, ProductVersion
 from ..clock import to_local, utcnow
+from ..delivery.storage import get_storage
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import begin_write, db, is_sqlite
 from ..notifications.service import queue_mail
@@ -427,8 +428,8 @@ class _Prefixed:
 
 
 def _storage():
-    # Given by the app factory (the delivery domain's backend): a lower floor may not import delivery.
-    return current_app.extensions["ebiz_document_storage"]()
+    # Delivery's backend (STORAGE_BACKEND): documents are kept privately beside the product files.
+    return get_storage()
 
 
 def add_document(token: str, user, fileobj, filename: str, *, ip: str | None = None) -> ApplicationDocument:

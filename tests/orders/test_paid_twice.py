@@ -7,7 +7,6 @@ import re
 import secrets
 from datetime import timedelta
 
-from flask import g
 from sqlalchemy import func, select
 
 from ebiz.accounts.models import Tier
@@ -21,14 +20,12 @@ from ebiz.payments.models import PaymentEvent, PaymentIntent, RefundRequest
 from ebiz.wallet import service as wallet
 from ebiz.wallet.models import LedgerPosting
 from tests.factories import make_user
-from tests.orders.helpers import accepted_for, client_for, digital_product, gateway_paid, printed_product
-from tests.orders.test_lifecycle import place
+from tests.orders.helpers import accepted_for, client_for, digital_product, gateway_paid, place, printed_product
 from tests.payments.helpers import bank_answers, open_at_sandbox
 from tests.races import race
 
 
 def _get(client, path: str) -> str:
-    vars(g).clear()
     r = client.get(path)
     assert r.status_code == 200, (path, r.status_code)
     return r.get_data(as_text=True)
@@ -39,7 +36,6 @@ def _field(html: str, name: str) -> str:
 
 
 def _pay(client, order, html, **data):
-    vars(g).clear()
     key = m.group(1) if (m := re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', html)) else "another-tab"
     return client.post(f"/orders/{order.reference}/pay", data={
         "csrf_token": _field(html, "csrf_token"), "idempotency_key": key, **data})
@@ -94,7 +90,6 @@ def test_while_a_payment_may_be_in_flight_the_order_says_so_and_takes_no_second_
 
     # The bank says "pending": it may have the money, so the payment cannot be abandoned either
     bank_answers(app, first, "09")
-    vars(g).clear()
     r = client.post(f"/payments/{first.reference}/abandon", data={"csrf_token": _field(html, "csrf_token")})
     assert r.status_code == 302
     db.session.expire_all()
@@ -117,7 +112,6 @@ def test_a_payment_never_made_at_the_bank_can_be_abandoned_to_pay_another_way(ap
     customer = make_user(tier=Tier.REGULAR)
     order, client, first = _started(app, customer, printed_product(price_sen=2500))
     html = _get(client, f"/orders/{order.reference}")
-    vars(g).clear()
     r = client.post(f"/payments/{first.reference}/abandon", data={"csrf_token": _field(html, "csrf_token")})
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/orders/{order.reference}")
     db.session.expire_all()
