@@ -13,7 +13,7 @@ class FindCustomerForm(Form):
     class Meta:
         csrf = False  # a GET search: changes nothing
 
-    q = StringField(_l("MyKad, passport, company number or email"), validators=[Length(max=254)])
+    q = StringField(_l("Name, email, MyKad, passport or company number"), validators=[Length(max=254)])
 
 
 class UpgradeForm(Form):

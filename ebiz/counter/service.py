@@ -10,11 +10,12 @@ Invariants:
 """
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from ..accounts import identity
 from ..accounts import service as accounts
 from ..accounts.models import Kind, Role, User
+from ..accounts.search import LIMIT, find_users
 from ..errors import Forbidden, ValidationError
 from ..extensions import db
 from .models import Counter
@@ -36,18 +37,9 @@ def counter_of(actor: User) -> Counter:
     return counter
 
 
-def find_customers(q: str, limit: int = 20) -> list[User]:
-    """Customers whose email, MyKad, passport, company number or representative's MyKad is `q`."""
-    text = (q or "").strip()
-    if not text:
-        return []
-    compact = text.replace("-", "").replace(" ", "").upper()
-    stmt = (select(User).where(User.role == Role.CUSTOMER)
-            .where(or_(func.lower(User.email) == text.lower(), User.mykad == compact,
-                       User.passport_no == compact, User.company_reg_no == compact,
-                       User.company_reg_no == text.upper(), User.rep_mykad == compact))
-            .order_by(User.id).limit(limit))
-    return list(db.session.scalars(stmt))
+def find_customers(q: str, limit: int = LIMIT) -> list[User]:
+    """At most `limit` customers by name, email or identity number, whole or in part (accounts.search)."""
+    return find_users(q, role=Role.CUSTOMER, limit=limit)
 
 
 def _document_number(doc_type: str, number: str) -> str:

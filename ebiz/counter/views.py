@@ -4,6 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ..accounts import search
 from ..accounts import service as accounts
 from ..accounts.decorators import roles_required
 from ..accounts.models import Role
@@ -37,7 +38,8 @@ def desk():
     counter = service.counter_of(current_user)
     form = FindCustomerForm(request.args)
     results = service.find_customers(form.q.data) if form.q.data else None
-    return render_template("counter/desk.html", counter=counter, form=form, results=results)
+    return render_template("counter/desk.html", counter=counter, form=form, results=results, limit=search.LIMIT,
+                           min_partial=search.MIN_PARTIAL, min_id_prefix=search.MIN_ID_PREFIX)
 
 
 @bp.route("/customers/<int:user_id>", methods=["GET", "POST"])
