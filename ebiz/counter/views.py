@@ -1,6 +1,8 @@
 """The counter desk: customer lookup, identity check and Primary upgrade."""
 
+from babel.dates import format_time
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,7 +16,7 @@ from ..forms import show_error
 from ..money import MoneyFormatError, parse_ringgit
 from ..wallet import service as wallet
 from . import service
-from .forms import FindCustomerForm, TopupForm, UpgradeForm
+from .forms import CounterForm, FindCustomerForm, TopupForm, UpgradeForm
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
 
@@ -30,6 +32,48 @@ def _customer(user_id: int):
 def locations():
     """Public: where the counters are (for the identity check, runners and HQ top-ups)."""
     return render_template("counter/locations.html", counters=service.open_counters())
+
+
+@bp.app_template_global("counter_hours")
+def counter_hours(counter) -> str:
+    """'Monday to Friday, 8:00 AM – 5:00 PM' in the reader's language ('' when not set)."""
+    if not counter.has_hours:
+        return ""
+    locale = get_locale()
+    return "{days}, {opens} – {closes}".format(
+        days=service.OPEN_DAYS[counter.open_days], opens=format_time(counter.opens_at, "short", locale=locale),
+        closes=format_time(counter.closes_at, "short", locale=locale))
+
+
+@bp.get("/admin/")
+@roles_required(Role.ADMIN)
+def admin_counters():
+    return render_template("counter/admin_list.html", counters=service.all_counters())
+
+
+@bp.route("/admin/<int:counter_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_counter(counter_id: int):
+    counter = service.get_counter(counter_id)
+    form = CounterForm(obj=counter)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.save_counter(current_user._get_current_object(), counter, name=form.name.data,
+                                 state=form.state.data, address=form.address.data, phone=form.phone.data,
+                                 open_days=form.open_days.data, opens_at=form.opens_at.data,
+                                 closes_at=form.closes_at.data, active=form.active.data, ip=request.remote_addr)
+        except EbizError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+            status = 400
+        else:
+            db.session.commit()
+            flash(_("Counter %(code)s saved.", code=counter.code), "success")
+            return redirect(url_for("counter.admin_counters"))
+    elif form.is_submitted():
+        status = 400
+    return render_template("counter/admin_counter.html", counter=counter, form=form), status
 
 
 @bp.get("/")
