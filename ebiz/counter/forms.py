@@ -32,7 +32,7 @@ class CounterForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     state = StringField(_l("State"), validators=[DataRequired(), Length(max=60)])
     address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=300)],
-                            description=_l("One line per line of the address."))
+                            description=_l("One line per line of the address."), render_kw={"rows": 4})
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
     open_days = SelectField(_l("Working days"), choices=[SelectChoice("", "—")]
                             + [SelectChoice(k, v) for k, v in OPEN_DAYS.items()], validators=[Optional()])
