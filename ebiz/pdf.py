@@ -7,7 +7,9 @@ fallbacks, each from a maintained PyPI package (declared in pyproject.toml), nev
 binary. Tamil needs text shaping (uharfbuzz) to join its letters. Only the glyphs used are embedded.
 
 Bold is drawn by stroking the outline as well as filling it: the Latin font is a variable font, and
-instancing its bold weight costs seconds per document, while the stroke costs nothing.
+instancing its bold weight costs seconds per document, while the stroke costs nothing. The fallback
+fonts are loaded only when a document's text needs them (loading and subsetting a font is most of the
+time a document takes): a Latin-only receipt embeds one font.
 """
 
 import io
@@ -21,9 +23,27 @@ from fpdf.enums import TextMode
 
 FAMILY = "noto"
 _LATIN = fontpkg_noto_sans.ROOT / "files" / "NotoSans[wdth,wght].ttf"
-_LATIN_ITALIC = fontpkg_noto_sans.ROOT / "files" / "NotoSans-Italic[wdth,wght].ttf"
 _TAMIL = fontpkg_noto_sans_tamil.ROOT / "files" / "NotoSansTamil[wdth,wght].ttf"
 _CHINESE = pylopdf_fonts_zh_cn.sans_path()
+# Code points the Latin font lacks, by the fallback that has them (Tamil; CJK ideographs, kana,
+# punctuation and full-width forms).
+_FALLBACKS = (
+    ("noto-tamil", _TAMIL, ((0x0B80, 0x0BFF),)),
+    ("noto-sc", _CHINESE, ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF),
+                           (0x20000, 0x3FFFF))),
+)
+
+
+def _fallbacks_needed(text: str) -> set[str]:
+    needed = set()
+    for ch in text:
+        code = ord(ch)
+        if code < 0x0B80:
+            continue
+        for family, _path, ranges in _FALLBACKS:
+            if any(lo <= code <= hi for lo, hi in ranges):
+                needed.add(family)
+    return needed
 
 
 class Document(FPDF):
@@ -32,10 +52,7 @@ class Document(FPDF):
     def __init__(self, title: str):
         super().__init__(format="A4")
         self.add_font(FAMILY, "", _LATIN)
-        self.add_font(FAMILY, "I", _LATIN_ITALIC)
-        self.add_font("noto-tamil", "", _TAMIL)
-        self.add_font("noto-sc", "", _CHINESE)
-        self.set_fallback_fonts(["noto-tamil", "noto-sc"], exact_match=False)
+        self._fallbacks: list[str] = []
         self.set_text_shaping(True)
         self.doc_title = title
         self.set_title(title)
@@ -43,9 +60,20 @@ class Document(FPDF):
         self.set_auto_page_break(auto=True, margin=18)
         self.add_page()
 
-    def use(self, size: float, *, bold: bool = False, italic: bool = False) -> None:
-        """Set the type for what follows: the one family, at `size` points, bold and/or italic."""
-        self.set_font(FAMILY, "I" if italic else "", size)
+    def normalize_text(self, text: str) -> str:
+        """fpdf2 passes every string through here before drawing or measuring it: load the fallback
+        fonts it needs first."""
+        if missing := _fallbacks_needed(text) - set(self._fallbacks):
+            for family, path, _ranges in _FALLBACKS:
+                if family in missing:
+                    self.add_font(family, "", path)
+                    self._fallbacks.append(family)
+            self.set_fallback_fonts(self._fallbacks, exact_match=False)
+        return super().normalize_text(text)
+
+    def use(self, size: float, *, bold: bool = False) -> None:
+        """Set the type for what follows: the one family at `size` points, bold or not."""
+        self.set_font(FAMILY, "", size)
         self.text_mode = TextMode.FILL_STROKE if bold else TextMode.FILL
 
     def header(self):
@@ -60,7 +88,7 @@ class Document(FPDF):
 
     def footer(self):
         self.set_y(-12)
-        self.use(8, italic=True)
+        self.use(8)
         self.cell(0, 6, f"{self.doc_title} - {self.page_no()}", align="C")
 
     def kv(self, rows, *, label_width: float = 45, size: float = 10, height: float = 6):
@@ -72,8 +100,8 @@ class Document(FPDF):
             self.multi_cell(0, height, str(value if value is not None else ""), new_x="LMARGIN", new_y="NEXT")
         self.ln(3)
 
-    def paragraph(self, text: str, *, size: float = 9, italic: bool = False) -> None:
-        self.use(size, italic=italic)
+    def paragraph(self, text: str, *, size: float = 9) -> None:
+        self.use(size)
         self.multi_cell(0, 5, str(text), new_x="LMARGIN", new_y="NEXT")
 
     def output_io(self) -> io.BytesIO:

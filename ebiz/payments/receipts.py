@@ -102,5 +102,5 @@ def receipt_pdf(intent, description: str) -> bytes:
         (_("Gateway transaction"), intent.gateway_txn_id or "-"),
         (_("Amount paid"), format_sen(intent.amount_sen)),
     ], label_width=48, size=11, height=8)
-    pdf.paragraph(_("This receipt was issued electronically and needs no signature."), italic=True)
+    pdf.paragraph(_("This receipt was issued electronically and needs no signature."))
     return bytes(pdf.output())

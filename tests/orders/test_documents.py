@@ -154,3 +154,16 @@ def test_documents_print_chinese_and_tamil_names_as_themselves(app):
         assert "?" not in text, path
         fonts = " ".join(_embedded_fonts(data))
         assert "NotoSansSC" in fonts and "NotoSansTamil" in fonts and "NotoSans" in fonts, fonts
+
+
+def test_a_latin_only_document_embeds_one_font_and_keeps_typographic_marks(app):
+    from ebiz.pdf import Document
+
+    with app.test_request_context():
+        pdf = Document("Invoice")
+        pdf.kv([("Item", "Lot kadaster – Petaling “Selangor”"), ("Name", "Zoë Ng")])
+        data = pdf.output_io().getvalue()
+    fonts = _embedded_fonts(data)
+    assert len(fonts) == 1 and "NotoSans" in fonts.pop()  # no Tamil or Chinese font loaded for nothing
+    text = pdf_text(data)
+    assert "Lot kadaster – Petaling “Selangor”" in text and "Zoë Ng" in text
