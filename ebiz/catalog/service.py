@@ -41,6 +41,7 @@ from .models import (
     RestrictedAccess,
     ServiceKind,
     TrainingSession,
+    in_language,  # noqa: F401 (for other domains: a product's name or notes in a reader's language)
 )
 
 PAGE_SIZE = 24
