@@ -54,11 +54,12 @@ LOCALISED_FIELDS = ("name", "description", "change_notes")
 
 def in_language(obj, field: str, locale: str) -> str:
     """`obj.<field>` in the reader's language: the `_ms` column for Malay (the English when that is
-    empty), the plain column (English) otherwise. Works on models and on listing rows alike."""
-    english = getattr(obj, field, None) or ""
+    empty), the plain column (English) otherwise. Works on models, listing rows and invoice lines."""
+    get = obj.get if isinstance(obj, dict) else lambda key: getattr(obj, key, None)  # invoice lines are dicts
+    english = get(field) or ""
     if str(locale) == "en":
         return english
-    return getattr(obj, f"{field}_ms", None) or english
+    return get(f"{field}_ms") or english
 
 
 class Category(db.Model):

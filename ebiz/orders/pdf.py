@@ -2,8 +2,10 @@
 
 import io
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from ..catalog.service import in_language
 from ..clock import format_local
 from ..money import format_sen
 from ..payments.receipts import agency_issuer, pdf_issuer_block
@@ -18,7 +20,7 @@ def _lines_table(pdf: Document, lines: list[dict], total_sen: int) -> None:
     pdf.ln()
     pdf.use(9)
     for ln in lines:
-        label = ln["name"] + (f" ({ln['version']})" if ln.get("version") else "") + \
+        label = in_language(ln, "name", str(get_locale())) + (f" ({ln['version']})" if ln.get("version") else "") + \
             (f" - {ln['session']}" if ln.get("session") else "")
         pdf.cell(widths[0], 7, label[:60], border=1)
         pdf.cell(widths[1], 7, str(ln["quantity"]), border=1, align="R")

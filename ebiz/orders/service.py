@@ -304,7 +304,7 @@ def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | Non
         order.lines.append(OrderLine(
             product_id=product.id, version_id=version.id if version else None, session_id=item.session_id,
             acceptance_id=acceptance.id if acceptance else None, sku=product.sku, name=product.name,
-            product_type=product.type, service_kind=product.service_kind,
+            name_ms=product.name_ms, product_type=product.type, service_kind=product.service_kind,
             version_label=version.label if version else None, session_label=session_label,
             licence_key=product.licence_key, unit_price_sen=product.price_sen, quantity=item.quantity,
             line_total_sen=line_total, request_note=item.request_note, status=LineStatus.PENDING))
@@ -361,8 +361,9 @@ def _open_counter(counter_id) -> bool:
 
 
 def _issue_invoice(order: Order, user, now) -> Invoice:
-    lines = [{"sku": ln.sku, "name": ln.name, "version": ln.version_label, "session": ln.session_label,
-              "quantity": ln.quantity, "unit_price_sen": ln.unit_price_sen, "line_total_sen": ln.line_total_sen}
+    lines = [{"sku": ln.sku, "name": ln.name, "name_ms": ln.name_ms, "version": ln.version_label,
+              "session": ln.session_label, "quantity": ln.quantity, "unit_price_sen": ln.unit_price_sen,
+              "line_total_sen": ln.line_total_sen}
              for ln in order.lines]
     inv = Invoice(number=next_number("INV"), order_id=order.id, issued_at=now, billed_name=user.display_name,
                   billed_email=user.email, billed_id_no=user.company_reg_no, lines=lines,

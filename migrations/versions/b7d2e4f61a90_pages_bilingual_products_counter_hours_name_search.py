@@ -1,5 +1,5 @@
-"""products and versions in both languages (Malay columns, filled from the English), the full-text
-index over both; counters' phone and opening hours; the index for finding customers by name
+"""products, versions and order lines in both languages (Malay columns, filled from the English),
+the full-text index over both; counters' phone and opening hours; the index for finding customers by name
 
 Revision ID: b7d2e4f61a90
 Revises: 6a4c0d2f8e19
@@ -35,6 +35,9 @@ def upgrade():
     # Until staff write the Malay, a product reads as it did (its English) in both languages.
     op.execute("UPDATE product SET name_ms = name, description_ms = description")
     op.execute("UPDATE product_version SET change_notes_ms = change_notes")
+    with op.batch_alter_table('order_line', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('name_ms', sa.String(length=200), nullable=True))
+    op.execute("UPDATE order_line SET name_ms = name")  # as it was sold (the English, until then)
     with op.batch_alter_table('counter', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('open_days', sa.String(length=7), nullable=True))
@@ -59,6 +62,8 @@ def downgrade():
         batch_op.drop_column('opens_at')
         batch_op.drop_column('open_days')
         batch_op.drop_column('phone')
+    with op.batch_alter_table('order_line', schema=None) as batch_op:
+        batch_op.drop_column('name_ms')
     with op.batch_alter_table('product_version', schema=None) as batch_op:
         batch_op.drop_column('change_notes_ms')
     with op.batch_alter_table('product', schema=None) as batch_op:

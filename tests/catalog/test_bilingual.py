@@ -111,3 +111,22 @@ def test_every_demo_product_has_its_malay(app):
         assert p.name_ms and p.name_ms != p.name, p.sku
     for v in db.session.scalars(select(ProductVersion)):
         assert v.change_notes_ms and v.change_notes_ms != v.change_notes
+
+
+def test_orders_and_invoices_name_what_was_bought_in_the_readers_language(app):
+    from tests.orders.helpers import client_for
+    from tests.orders.test_lifecycle import place
+
+    user = make_user()
+    p = make_product(type="printed", name="District map of Kuantan", name_ms="Peta daerah Kuantan")
+    order = place(user, p)
+    assert (order.lines[0].name, order.lines[0].name_ms) == ("District map of Kuantan", "Peta daerah Kuantan")
+    assert order.invoice.lines[0]["name_ms"] == "Peta daerah Kuantan"
+    client = client_for(app, user)
+    for lang, shown, hidden in (("ms", "Peta daerah Kuantan", "District map"), ("en", "District map of Kuantan",
+                                                                                 "Peta daerah")):
+        client.set_cookie("lang", lang)
+        for path in (f"/orders/{order.reference}", f"/orders/{order.reference}/invoice", "/orders/"):
+            vars(g).clear()
+            html = client.get(path).get_data(as_text=True)
+            assert shown in html and hidden not in html, (lang, path)
