@@ -13,6 +13,7 @@ time a document takes): a Latin-only receipt embeds one font.
 """
 
 import io
+from contextlib import contextmanager
 
 import fontpkg_noto_sans
 import fontpkg_noto_sans_tamil
@@ -53,6 +54,7 @@ class Document(FPDF):
         super().__init__(format="A4")
         self.add_font(FAMILY, "", _LATIN)
         self._fallbacks: list[str] = []
+        self._bold = False
         self.set_text_shaping(True)
         self.doc_title = title
         self.set_title(title)
@@ -74,7 +76,25 @@ class Document(FPDF):
     def use(self, size: float, *, bold: bool = False) -> None:
         """Set the type for what follows: the one family at `size` points, bold or not."""
         self.set_font(FAMILY, "", size)
-        self.text_mode = TextMode.FILL_STROKE if bold else TextMode.FILL
+        self._bold = bold
+
+    @contextmanager
+    def _weight(self):
+        # Bold strokes the outline as it fills it, inside a saved graphics state: the PDF text
+        # rendering mode outlives its text object, and fpdf2 does not set it back for plain text.
+        if not self._bold:
+            yield
+            return
+        with self.local_context(text_mode=TextMode.FILL_STROKE, line_width=round(self.font_size_pt * 0.03, 3)):
+            yield
+
+    def cell(self, *args, **kwargs):
+        with self._weight():
+            return super().cell(*args, **kwargs)
+
+    def multi_cell(self, *args, **kwargs):
+        with self._weight():
+            return super().multi_cell(*args, **kwargs)
 
     def header(self):
         self.use(14, bold=True)

@@ -167,3 +167,25 @@ def test_a_latin_only_document_embeds_one_font_and_keeps_typographic_marks(app):
     assert len(fonts) == 1 and "NotoSans" in fonts.pop()  # no Tamil or Chinese font loaded for nothing
     text = pdf_text(data)
     assert "Lot kadaster – Petaling “Selangor”" in text and "Zoë Ng" in text
+
+
+def test_bold_does_not_leak_into_the_plain_text_after_it(app):
+    """The PDF text rendering mode outlives its text object: bold (fill and stroke) is drawn inside a
+    saved graphics state (q ... Q), so the plain text that follows is not stroked."""
+    from ebiz.pdf import Document
+
+    with app.test_request_context():
+        pdf = Document("T")
+        pdf.use(10, bold=True)
+        pdf.cell(0, 6, "Bold label", new_x="LMARGIN", new_y="NEXT")
+        pdf.use(10)
+        pdf.cell(0, 6, "Plain value", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_compression(False)
+        data = bytes(pdf.output())
+    stream = data[data.index(b"stream"):]
+    depth, stroked_outside = 0, []
+    for token in re.findall(rb"\bq\b|\bQ\b|\b2 Tr\b", stream):
+        depth += {b"q": 1, b"Q": -1}.get(token, 0)
+        if token == b"2 Tr" and depth == 0:
+            stroked_outside.append(token)
+    assert b"2 Tr" in stream and not stroked_outside
