@@ -123,6 +123,7 @@ def make_product(*, type: str = "digital", status: str = "published", commit: bo
         if fields.get("service_kind") == "extraction":
             data.update(licence_key="on-demand-service", permitted_use="Project use")
     data.update(fields)
+    data.setdefault("name_ms", data["name"])  # a product has its name in both languages
     product = Product(**data)
     db.session.add(product)
     db.session.flush()

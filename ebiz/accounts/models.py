@@ -17,7 +17,7 @@ Invariants:
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,12 +50,20 @@ def _in(col: str, enum) -> str:
     return f"{col} IN ({', '.join(repr(str(v)) for v in enum)})"
 
 
+# The expression of the GIN index behind finding a customer by name (accounts/search.py); a search
+# must use exactly this text to use the index.
+NAME_SEARCH_SQL = "to_tsvector('simple', full_name || ' ' || coalesce(company_name, ''))"
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "user_account"
     __table_args__ = (
         CheckConstraint(_in("kind", Kind), name="kind"),
         CheckConstraint(_in("tier", Tier), name="tier"),
         CheckConstraint(_in("role", Role), name="role"),
+        # PostgreSQL only (SQLite matches word starts with LIKE): names by the start of their words.
+        Index("ix_user_account_name_search", text(NAME_SEARCH_SQL), postgresql_using="gin").ddl_if(
+            dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -705,25 +705,6 @@ def get_user(user_id: int) -> User:
     return user
 
 
-def search_users(q: str | None = None, *, role: str | None = None):
-    """A select() of users matching name, email or identity number (newest first)."""
-    stmt = select(User).order_by(User.id.desc())
-    text = (q or "").strip()
-    if text:
-        part = text.lower()  # matched as typed: "%" and "_" are no wildcards (autoescape)
-        compact = text.replace("-", "").replace(" ", "").upper()
-        stmt = stmt.where(or_(
-            func.lower(User.full_name).contains(part, autoescape=True),
-            func.lower(User.email).contains(part, autoescape=True),
-            func.lower(User.company_name).contains(part, autoescape=True),
-            User.mykad == compact, User.passport_no == compact, User.company_reg_no == compact,
-            User.rep_mykad == compact, User.company_reg_no == text.upper(),
-        ))
-    if role:
-        stmt = stmt.where(User.role == role)
-    return stmt
-
-
 def set_active(actor: User, user: User, active: bool, *, ip: str | None = None) -> None:
     """Enable or disable an account; disabling ends its sessions."""
     _require_admin(actor)

@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from ..accounts import service as accounts
 from ..accounts.decorators import roles_required
 from ..accounts.models import STAFF_ROLES, Role, Tier, User
+from ..accounts.search import find_users, user_search
 from ..accounts.views import home_for
 from ..companies import service as companies
 from ..companies.forms import RepresentativeForm
@@ -50,7 +51,7 @@ def support_home():
     form = LookupForm(request.args)
     results = None
     if form.q.data:
-        results = db.session.scalars(accounts.search_users(form.q.data, role=Role.CUSTOMER).limit(50)).all()
+        results = find_users(form.q.data, role=Role.CUSTOMER, limit=50)
     return render_template("admin/support_home.html", form=form, results=results)
 
 
@@ -61,7 +62,7 @@ def users():
     role = request.args.get("role") or None
     if role not in {str(r) for r in Role}:
         role = None
-    page = db.paginate(accounts.search_users(form.q.data, role=role), page=page_arg(), per_page=PER_PAGE,
+    page = db.paginate(user_search(form.q.data, role=role), page=page_arg(), per_page=PER_PAGE,
                        error_out=False)
     return render_template("admin/users.html", form=form, page=page, role=role, roles=list(Role))
 

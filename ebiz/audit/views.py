@@ -10,6 +10,7 @@ from ..accounts.models import Role, User
 from ..clock import LOCAL_TZ
 from ..extensions import db
 from ..forms import page_arg, year_in_range
+from .labels import action_label
 from .service import search
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
@@ -46,4 +47,5 @@ def index():
     if unknown_actor:
         q = q.where(False)
     page = db.paginate(q, page=page_arg(), per_page=PER_PAGE, error_out=False)
-    return render_template("audit/index.html", page=page, args=args, unknown_actor=unknown_actor)
+    return render_template("audit/index.html", page=page, args=args, unknown_actor=unknown_actor,
+                           action_label=action_label)

@@ -63,11 +63,11 @@ DIGITAL = [
 ]
 
 PRINTED = [
-    dict(sku="PRT-SEM-750K", name="Peta Semenanjung Malaysia 1:750,000", category="printed-maps",
+    dict(sku="PRT-SEM-750K", name="Map of Peninsular Malaysia 1:750,000", category="printed-maps",
          description="Folded printed map of Peninsular Malaysia.", price_sen=1500, stock=40),
     dict(sku="PRT-3757", name="Topographic map sheet 3757 (printed)", category="printed-maps",
          description="Printed 1:25,000 topographic sheet.", price_sen=2000, stock=12),
-    dict(sku="PRT-ATLAS", name="Atlas Kebangsaan Malaysia", category="printed-maps",
+    dict(sku="PRT-ATLAS", name="National Atlas of Malaysia", category="printed-maps",
          description="The national atlas, hard cover.", price_sen=12000, stock=3),
 ]
 
@@ -84,6 +84,45 @@ SERVICES = [
          price_sen=30000, licence_key="on-demand-service", allowed_extensions=".zip,.csv,.gpkg,.geojson",
          permitted_use="The project named in the order."),
 ]
+
+# The Malay of every demo product (name, description) and of its versions' change notes.
+MALAY = {
+    "CAD-SGR-PTG": ("Lot kadaster – Petaling (Selangor)",
+                    "Sempadan lot dengan nombor lot dan kod mukim bagi daerah Petaling, daripada Pangkalan Data "
+                    "Kadaster Digital Kebangsaan."),
+    "CAD-JHR-JB": ("Lot kadaster – Johor Bahru (Johor)", "Sempadan lot bagi daerah Johor Bahru."),
+    "SCP-SGR": ("Titik kawalan ukur – Selangor",
+                "Tanda aras geodetik dan stesen kawalan GNSS dengan koordinat dan ketinggian."),
+    "SCP-SBH": ("Titik kawalan ukur – Sabah", "Stesen kawalan ukur negeri Sabah."),
+    "TOPO-3757": ("Helaian peta topografi 3757 – grid ketinggian digital",
+                  "Grid ketinggian (ESRI ASCII) helaian 3757, siri 1:25,000."),
+    "BND-PRK": ("Sempadan daerah – Perak", "Sempadan daerah pentadbiran Perak sebagai poligon."),
+    "IMG-PJY-2025": ("Imej udara – Putrajaya 2025 (terhad)",
+                     "Imej udara ortorektifikasi pusat pentadbiran persekutuan. Terhad: dijual hanya dengan "
+                     "permohonan data terhad yang diluluskan."),
+    "PRT-SEM-750K": ("Peta Semenanjung Malaysia 1:750,000", "Peta bercetak Semenanjung Malaysia, berlipat."),
+    "PRT-3757": ("Helaian peta topografi 3757 (bercetak)", "Helaian topografi bercetak 1:25,000."),
+    "PRT-ATLAS": ("Atlas Kebangsaan Malaysia", "Atlas kebangsaan, kulit keras."),
+    "TRN-GIS-101": ("Asas GIS (kursus dua hari)", "Pengenalan GIS secara praktikal dengan set data kebangsaan."),
+    "TRN-GNSS": ("Ukur GNSS untuk pengamal (dalam talian)",
+                 "Kursus dalam talian tentang ukur GNSS dan perkhidmatan MyRTKnet."),
+    "SVC-EXTRACT": ("Pengekstrakan data khas",
+                    "Kami mengekstrak lapisan yang anda perlukan bagi kawasan anda dan menyerahkannya sebagai fail."),
+    "PRT-DRAFT": ("Peta negeri (draf, belum dijual)", ""),
+}
+NOTES_MS = {
+    "First release.": "Keluaran pertama.",
+    "Second release of 2025.": "Keluaran kedua bagi 2025.",
+    "Re-surveyed lots in Damansara; 312 lot numbers corrected.":
+        "Lot di Damansara diukur semula; 312 nombor lot dibetulkan.",
+    "41 new GNSS stations; heights re-adjusted to the new datum.":
+        "41 stesen GNSS baharu; ketinggian dilaraskan semula kepada datum baharu.",
+}
+
+
+def _malay(sku: str) -> dict:
+    name_ms, description_ms = MALAY[sku]
+    return {"name_ms": name_ms, "description_ms": description_ms}
 
 
 def seed() -> list[str]:
@@ -102,22 +141,22 @@ def seed() -> list[str]:
         versions = spec.pop("versions")
         fields = {**STD, **spec}
         p = Product(type="digital", status="published", slug=slugify(fields["name"]),
-                    category_id=cats[fields.pop("category")].id, **fields)
+                    category_id=cats[fields.pop("category")].id, **fields, **_malay(fields["sku"]))
         db.session.add(p)
         db.session.flush()
         for label, released, notes in versions:
             db.session.add(ProductVersion(product_id=p.id, label=label, release_date=released, change_notes=notes,
-                                          published=True))
+                                          change_notes_ms=NOTES_MS[notes], published=True))
         count += 1
     for spec in PRINTED:
         spec = dict(spec)
         db.session.add(Product(type="printed", status="published", slug=slugify(spec["name"]),
-                               category_id=cats[spec.pop("category")].id, **spec))
+                               category_id=cats[spec.pop("category")].id, **spec, **_malay(spec["sku"])))
         count += 1
     for spec in SERVICES:
         spec = dict(spec)
         p = Product(type="service", status="published", slug=slugify(spec["name"]),
-                    category_id=cats[spec.pop("category")].id, **spec)
+                    category_id=cats[spec.pop("category")].id, **spec, **_malay(spec["sku"]))
         db.session.add(p)
         db.session.flush()
         if p.service_kind == "training":
@@ -128,7 +167,7 @@ def seed() -> list[str]:
                                                online=online, seats_total=seats, seats_taken=0))
         count += 1
     db.session.add(Product(type="printed", status="draft", sku="PRT-DRAFT", slug="peta-negeri-draf",
-                           name="Peta negeri (draft, not yet for sale)", price_sen=1000, stock=0,
+                           name="State map (draft, not yet for sale)", price_sen=1000, stock=0, **_malay("PRT-DRAFT"),
                            category_id=cats["printed-maps"].id))
     db.session.flush()
     return [f"Catalogue: {count} published products, 1 draft (restricted: IMG-PJY-2025; upcoming training sessions)."]

@@ -18,8 +18,10 @@ from ..money import MoneyFormatError, parse_ringgit
 
 class ProductForm(Form):
     sku = StringField(_l("SKU"), validators=[DataRequired(), Length(max=40)])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
+    name_ms = StringField(_l("Name (Bahasa Malaysia)"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=200)])
+    description_ms = TextAreaField(_l("Description (Bahasa Malaysia)"), validators=[Optional(), Length(max=20000)])
+    description = TextAreaField(_l("Description (English)"), validators=[Optional(), Length(max=20000)])
     type = SelectField(_l("Type"), choices=[SelectChoice("digital", _l("Digital data")),
                                             SelectChoice("printed", _l("Printed product")),
                                             SelectChoice("service", _l("Service"))])
@@ -56,7 +58,8 @@ class ProductForm(Form):
 
     def to_data(self) -> dict:
         return {
-            "sku": self.sku.data, "name": self.name.data, "description": self.description.data or "",
+            "sku": self.sku.data, "name": self.name.data, "name_ms": self.name_ms.data,
+            "description": self.description.data or "", "description_ms": self.description_ms.data or None,
             "type": self.type.data, "service_kind": self.service_kind.data or None,
             "category_id": self.category_id.data, "price_sen": self.price_sen(),
             "restricted": bool(self.restricted.data), "licence_key": (self.licence_key.data or "").strip() or None,
@@ -88,12 +91,14 @@ class VersionFactsForm(Form):
 class VersionForm(VersionFactsForm):
     label = StringField(_l("Version"), validators=[DataRequired(), Length(max=40)])
     release_date = DateField(_l("Release date"), validators=[DataRequired(), DateInRange()])
-    change_notes = TextAreaField(_l("Change notes"), validators=[Optional(), Length(max=10000)])
+    change_notes_ms = TextAreaField(_l("Change notes (Bahasa Malaysia)"), validators=[Optional(), Length(max=10000)])
+    change_notes = TextAreaField(_l("Change notes (English)"), validators=[Optional(), Length(max=10000)])
     published = BooleanField(_l("Published"), default=True)
 
 
 class VersionEditForm(VersionFactsForm):
-    change_notes = TextAreaField(_l("Change notes"), validators=[Optional(), Length(max=10000)])
+    change_notes_ms = TextAreaField(_l("Change notes (Bahasa Malaysia)"), validators=[Optional(), Length(max=10000)])
+    change_notes = TextAreaField(_l("Change notes (English)"), validators=[Optional(), Length(max=10000)])
     published = BooleanField(_l("Published"))
 
 

@@ -13,7 +13,10 @@ Invariants:
   A row is in force while not revoked and not past `expires_at`.
 - Listing and search never scan the table: every listing path has an index
   starting with `status`; on PostgreSQL the full-text search uses a GIN index
-  on the `simple` tsvector of name and description (`search_vector`).
+  on the `simple` tsvector of name and description in both languages (`SEARCH_VECTOR_SQL`).
+- Products speak both languages: `name`, `description` and a version's `change_notes` are the
+  English, `name_ms`, `description_ms` and `change_notes_ms` the Malay; a reader sees their own
+  language (`in_language`), and a row from before Malay was kept falls back to the English.
 """
 
 from enum import StrEnum
@@ -43,7 +46,20 @@ class ProductStatus(StrEnum):
 
 
 # The expression the GIN index covers; a search must use exactly this text to use the index.
-SEARCH_VECTOR_SQL = "to_tsvector('simple', name || ' ' || coalesce(description, ''))"
+SEARCH_VECTOR_SQL = ("to_tsvector('simple', name || ' ' || coalesce(name_ms, '') || ' ' || "
+                     "coalesce(description, '') || ' ' || coalesce(description_ms, ''))")
+
+LOCALISED_FIELDS = ("name", "description", "change_notes")
+
+
+def in_language(obj, field: str, locale: str) -> str:
+    """`obj.<field>` in the reader's language: the `_ms` column for Malay (the English when that is
+    empty), the plain column (English) otherwise. Works on models, listing rows and invoice lines."""
+    get = obj.get if isinstance(obj, dict) else lambda key: getattr(obj, key, None)  # invoice lines are dicts
+    english = get(field) or ""
+    if str(locale) == "en":
+        return english
+    return get(f"{field}_ms") or english
 
 
 class Category(db.Model):
@@ -83,8 +99,10 @@ class Product(db.Model):
     slug: Mapped[str] = mapped_column(String(140), unique=True)
     type: Mapped[str] = mapped_column(String(10))
     service_kind: Mapped[str | None] = mapped_column(String(12))
-    name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text, default="")
+    name: Mapped[str] = mapped_column(String(200))  # English
+    name_ms: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")  # English
+    description_ms: Mapped[str | None] = mapped_column(Text)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
     price_sen: Mapped[int] = mapped_column()
     status: Mapped[str] = mapped_column(String(10), default=ProductStatus.DRAFT)
@@ -128,7 +146,8 @@ class ProductVersion(db.Model):
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True)
     label: Mapped[str] = mapped_column(String(40))
     release_date: Mapped[object] = mapped_column(db.Date)
-    change_notes: Mapped[str] = mapped_column(Text, default="")
+    change_notes: Mapped[str] = mapped_column(Text, default="")  # English
+    change_notes_ms: Mapped[str | None] = mapped_column(Text)
     published: Mapped[bool] = mapped_column(default=True)
     # What this release is: a later release may change its format, CRS or coverage.
     # Recorded when the version is added (the product's values unless staff give others).

@@ -41,6 +41,7 @@ from .models import (
     RestrictedAccess,
     ServiceKind,
     TrainingSession,
+    in_language,  # noqa: F401 (for other domains: a product's name or notes in a reader's language)
 )
 
 PAGE_SIZE = 24
@@ -236,9 +237,9 @@ def _like_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-LISTING_COLUMNS = (Product.id, Product.slug, Product.sku, Product.name, Product.type, Product.service_kind,
-                   Product.category_id, Product.price_sen, Product.status, Product.restricted, Product.state,
-                   Product.district, Product.data_format)
+LISTING_COLUMNS = (Product.id, Product.slug, Product.sku, Product.name, Product.name_ms, Product.type,
+                   Product.service_kind, Product.category_id, Product.price_sen, Product.status, Product.restricted,
+                   Product.state, Product.district, Product.data_format)
 
 
 _SORTS = ("name", "price_asc", "price_desc", "newest")
@@ -345,7 +346,8 @@ def list_products(f: Filters, *, include_unpublished: bool = False) -> Page:
             return Page(rows[:PAGE_SIZE], page, has_next and page < MAX_PAGE, has_next and page >= MAX_PAGE)
         for w in _WORD.findall(f.q)[:8]:
             pat = f"%{_like_escape(w)}%"
-            q = q.where(or_(Product.name.ilike(pat, escape="\\"), Product.description.ilike(pat, escape="\\")))
+            q = q.where(or_(*(col.ilike(pat, escape="\\") for col in (Product.name, Product.name_ms,
+                                                                   Product.description, Product.description_ms))))
         q = _filtered(q, Product, f, include_unpublished)
         q = q.order_by(*_sort(Product, f.sort)).offset(offset).limit(limit)
         rows = list(db.session.execute(q))
@@ -469,7 +471,8 @@ def counter_offer(now: datetime | None = None) -> list[tuple[Product, TrainingSe
 # -- staff edits --------------------------------------------------------------------
 
 _SLUG = re.compile(r"[^a-z0-9]+")
-PRODUCT_FIELDS = ("sku", "name", "description", "type", "service_kind", "category_id", "price_sen", "restricted",
+PRODUCT_FIELDS = ("sku", "name", "name_ms", "description", "description_ms", "type", "service_kind", "category_id",
+                  "price_sen", "restricted",
                   "licence_key", "permitted_use", "state", "district", "data_format", "crs",
                   "allowed_extensions", "download_limit", "download_window_days", "stock")
 
@@ -544,6 +547,8 @@ def _validate_product(data: dict, product: Product | None) -> None:
     data["sku"] = sku
     if not (data.get("name") or "").strip():
         raise ValidationError(_l("Enter a name."), field="name")
+    if "name_ms" in data and not (data.get("name_ms") or "").strip():  # both languages, for a new product too
+        raise ValidationError(_l("Enter the name in Bahasa Malaysia."), field="name_ms")
     ext = data.get("allowed_extensions")
     if ext:
         parts = [e.strip().lower() for e in ext.split(",") if e.strip()]
@@ -618,7 +623,8 @@ def set_status(product_id: int, status: str, *, actor, ip: str | None = None) ->
 
 
 def add_version(product_id: int, *, label: str, release_date: date, change_notes: str, actor,
-                published: bool = True, data_format: str | None = None, crs: str | None = None,
+                change_notes_ms: str | None = None, published: bool = True, data_format: str | None = None,
+                crs: str | None = None,
                 coverage: str | None = None, ip: str | None = None) -> ProductVersion:
     """A new release of a product. Its format, CRS and coverage are recorded with it: those
     given, else the product's at this moment (a later edit of the product leaves them)."""
@@ -634,7 +640,8 @@ def add_version(product_id: int, *, label: str, release_date: date, change_notes
     if release_date is None:
         raise ValidationError(_l("Enter the release date."), field="release_date")
     version = ProductVersion(product_id=product_id, label=label, release_date=release_date,
-                             change_notes=change_notes or "", published=published,
+                             change_notes=change_notes or "", change_notes_ms=change_notes_ms or None,
+                             published=published,
                              data_format=(data_format or "").strip() or product.data_format,
                              crs=(crs or "").strip() or product.crs,
                              coverage=(coverage or "").strip() or product.coverage)
@@ -644,7 +651,8 @@ def add_version(product_id: int, *, label: str, release_date: date, change_notes
     return version
 
 
-def edit_version(version_id: int, *, change_notes: str, published: bool, actor, data_format: str | None = None,
+def edit_version(version_id: int, *, change_notes: str, published: bool, actor, change_notes_ms: str | None = None,
+                 data_format: str | None = None,
                  crs: str | None = None, coverage: str | None = None, ip: str | None = None):
     """Change a version's notes, publication and facts (format, CRS, coverage); audited."""
     version = db.session.get(ProductVersion, version_id)
@@ -652,6 +660,7 @@ def edit_version(version_id: int, *, change_notes: str, published: bool, actor, 
         raise NotFound()
     before = {"data_format": version.data_format, "crs": version.crs, "coverage": version.coverage}
     version.change_notes = change_notes or ""
+    version.change_notes_ms = change_notes_ms or None
     version.published = published
     version.data_format = (data_format or "").strip() or None
     version.crs = (crs or "").strip() or None

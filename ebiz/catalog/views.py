@@ -29,7 +29,7 @@ from .forms import (
     VersionEditForm,
     VersionForm,
 )
-from .models import Category, Product, ProductStatus, ProductVersion
+from .models import Category, Product, ProductStatus, ProductVersion, in_language
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
@@ -221,7 +221,8 @@ def admin_add_version(product_id):
     if form.validate_on_submit():
         try:
             service.add_version(product_id, label=form.label.data, release_date=form.release_date.data,
-                                change_notes=form.change_notes.data, published=form.published.data,
+                                change_notes=form.change_notes.data, change_notes_ms=form.change_notes_ms.data,
+                                published=form.published.data,
                                 data_format=form.data_format.data, crs=form.crs.data,
                                 coverage=form.coverage.data, actor=current_user, ip=_ip())
             db.session.commit()
@@ -240,7 +241,8 @@ def admin_version(version_id):
     v = db.session.get(ProductVersion, version_id) or abort(404)
     form = VersionEditForm(obj=v)
     if form.validate_on_submit():
-        service.edit_version(v.id, change_notes=form.change_notes.data, published=form.published.data,
+        service.edit_version(v.id, change_notes=form.change_notes.data, change_notes_ms=form.change_notes_ms.data,
+                             published=form.published.data,
                              data_format=form.data_format.data, crs=form.crs.data, coverage=form.coverage.data,
                              actor=current_user, ip=_ip())
         db.session.commit()
@@ -326,6 +328,12 @@ def filesize(n: int | None) -> str:
             return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return str(n)
+
+
+@bp.app_template_filter("in_lang")
+def in_lang(obj, field: str) -> str:
+    """A product's (or version's) name, description or change notes in the reader's language."""
+    return in_language(obj, field, str(get_locale()))
 
 
 @bp.app_template_filter("product_type_label")

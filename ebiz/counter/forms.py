@@ -1,20 +1,38 @@
 """Counter desk forms."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, DateTimeLocalField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..companies.service import ID_TYPES
 from ..forms import DateInRange, Form
-from .service import COLLECTORS, DOCUMENT_TYPES, IDENTITY_CHECKS, PERSON_DOCUMENTS, PRESENT_KINDS, SALE_METHODS
+from .service import (
+    COLLECTORS,
+    DOCUMENT_TYPES,
+    IDENTITY_CHECKS,
+    OPEN_DAYS,
+    PERSON_DOCUMENTS,
+    PRESENT_KINDS,
+    SALE_METHODS,
+)
 
 
 class FindCustomerForm(Form):
     class Meta:
         csrf = False  # a GET search: changes nothing
 
-    q = StringField(_l("MyKad, passport, company number or email"), validators=[Length(max=254)])
+    q = StringField(_l("Name, email, MyKad, passport or company number"), validators=[Length(max=254)])
 
 
 class UpgradeForm(Form):
@@ -90,3 +108,17 @@ class DayEndForm(Form):
 
 class CsrfForm(Form):
     """A button that changes something: its CSRF token is all it sends."""
+
+
+class CounterForm(Form):
+    """An administrator's edit of a counter: where it is, its phone, when it opens."""
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    state = StringField(_l("State"), validators=[DataRequired(), Length(max=60)])
+    address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=300)],
+                            description=_l("One line per line of the address."), render_kw={"rows": 4})
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    open_days = SelectField(_l("Working days"), choices=[SelectChoice("", "—")]
+                            + [SelectChoice(k, v) for k, v in OPEN_DAYS.items()], validators=[Optional()])
+    opens_at = TimeField(_l("Opens at (Malaysia time)"), validators=[Optional()])
+    closes_at = TimeField(_l("Closes at (Malaysia time)"), validators=[Optional()])
+    active = BooleanField(_l("Open to the public"))

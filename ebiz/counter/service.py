@@ -27,12 +27,13 @@ import re
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts import identity
 from ..accounts import service as accounts
 from ..accounts.models import Kind, Role, User
+from ..accounts.search import LIMIT, find_users
 from ..audit.service import record
 from ..clock import from_local, utcnow
 from ..companies import service as companies
@@ -63,18 +64,9 @@ def counter_of(actor: User) -> Counter:
     return counter
 
 
-def find_customers(q: str, limit: int = 20) -> list[User]:
-    """Customers whose email, MyKad, passport, company number or representative's MyKad is `q`."""
-    text = (q or "").strip()
-    if not text:
-        return []
-    compact = text.replace("-", "").replace(" ", "").upper()
-    stmt = (select(User).where(User.role == Role.CUSTOMER)
-            .where(or_(func.lower(User.email) == text.lower(), User.mykad == compact,
-                       User.passport_no == compact, User.company_reg_no == compact,
-                       User.company_reg_no == text.upper(), User.rep_mykad == compact))
-            .order_by(User.id).limit(limit))
-    return list(db.session.scalars(stmt))
+def find_customers(q: str, limit: int = LIMIT) -> list[User]:
+    """At most `limit` customers by name, email or identity number, whole or in part (accounts.search)."""
+    return find_users(q, role=Role.CUSTOMER, limit=limit)
 
 
 def _document_number(doc_type: str, number: str) -> str:
@@ -421,3 +413,65 @@ def day_end(actor: User, day: date) -> dict:
     return {"counter": counter, "day": day, "sales": sales, "totals": totals, "total": sum(totals.values()),
             "ledger": ledger, "ledger_total": sum(ledger.values()), "agrees": totals == ledger,
             "refunds": refunds, "refund_total": sum(cn.amount_sen for cn in refunds)}
+
+
+# ---------------------------------------------------------------- where and when counters open
+
+OPEN_DAYS = {
+    "mon-fri": _l("Monday to Friday"),
+    "sun-thu": _l("Sunday to Thursday"),  # Kedah, Kelantan and Terengganu rest on Friday and Saturday
+}
+_PHONE = re.compile(r"\+?[0-9][0-9 -]{5,18}[0-9]")
+
+
+def all_counters() -> list[Counter]:
+    return list(db.session.scalars(select(Counter).order_by(Counter.is_hq.desc(), Counter.code)))
+
+
+def _lines(text: str | None) -> str | None:
+    """Text kept line by line (an address), each line's spaces tidied, empty lines dropped."""
+    return "\n".join(" ".join(line.split()) for line in (text or "").splitlines() if line.strip()) or None
+
+
+def get_counter(counter_id: int) -> Counter:
+    counter = db.session.get(Counter, counter_id)
+    if counter is None:
+        raise NotFound()
+    return counter
+
+
+def save_counter(actor: User, counter: Counter, *, name: str, state: str, address: str | None, phone: str | None,
+                 open_days: str | None, opens_at: time | None, closes_at: time | None, active: bool,
+                 ip: str | None = None) -> Counter:
+    """An administrator sets where a counter is, its phone and its opening hours; audited."""
+    if actor is None or actor.role != Role.ADMIN:
+        raise Forbidden()
+    name, state = (name or "").strip(), (state or "").strip()
+    if not name:
+        raise ValidationError(_l("Enter the counter's name."), field="name")
+    if not state:
+        raise ValidationError(_l("Enter the state."), field="state")
+    phone = " ".join((phone or "").split()) or None
+    if phone and not _PHONE.fullmatch(phone):
+        raise ValidationError(_l("Enter a phone number in digits, with its area code."), field="phone")
+    open_days = open_days or None
+    if open_days is not None and open_days not in OPEN_DAYS:
+        raise ValidationError(_l("Choose the working days."), field="open_days")
+    if (open_days, opens_at, closes_at) != (None, None, None):
+        if open_days is None:
+            raise ValidationError(_l("Choose the working days."), field="open_days")
+        if opens_at is None or closes_at is None:
+            raise ValidationError(_l("Enter both the opening and the closing time."), field="opens_at")
+        if opens_at >= closes_at:
+            raise ValidationError(_l("The counter must close after it opens."), field="closes_at")
+    if counter.is_hq and not active:
+        raise ValidationError(_l("The HQ counter takes wallet top-ups and cannot be closed here."), field="active")
+    new = {"name": name, "state": state, "address": _lines(address), "phone": phone,
+           "open_days": open_days, "opens_at": opens_at, "closes_at": closes_at, "active": bool(active)}
+    changed = sorted(k for k, v in new.items() if getattr(counter, k) != v)
+    for key, value in new.items():
+        setattr(counter, key, value)
+    db.session.flush()
+    if changed:
+        record("counter.saved", actor=actor, target=counter, ip=ip, code=counter.code, changed=changed)
+    return counter

@@ -4,11 +4,14 @@ import csv
 import io
 import secrets
 
+from babel.dates import format_time
 from flask import Blueprint, Response, flash, has_request_context, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from ..accounts import search
 from ..accounts import service as accounts
 from ..accounts.decorators import roles_required
 from ..accounts.models import Role
@@ -24,6 +27,7 @@ from . import service
 from .forms import (
     CollectForm,
     CompanyUpgradeForm,
+    CounterForm,
     CsrfForm,
     DayEndForm,
     FindCustomerForm,
@@ -49,13 +53,56 @@ def locations():
     return render_template("counter/locations.html", counters=service.open_counters())
 
 
+@bp.app_template_global("counter_hours")
+def counter_hours(counter) -> str:
+    """'Monday to Friday, 8:00 AM – 5:00 PM' in the reader's language ('' when not set)."""
+    if not counter.has_hours:
+        return ""
+    locale = get_locale()
+    return "{days}, {opens} – {closes}".format(
+        days=service.OPEN_DAYS[counter.open_days], opens=format_time(counter.opens_at, "short", locale=locale),
+        closes=format_time(counter.closes_at, "short", locale=locale))
+
+
+@bp.get("/admin/")
+@roles_required(Role.ADMIN)
+def admin_counters():
+    return render_template("counter/admin_list.html", counters=service.all_counters())
+
+
+@bp.route("/admin/<int:counter_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_counter(counter_id: int):
+    counter = service.get_counter(counter_id)
+    form = CounterForm(obj=counter)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.save_counter(current_user._get_current_object(), counter, name=form.name.data,
+                                 state=form.state.data, address=form.address.data, phone=form.phone.data,
+                                 open_days=form.open_days.data, opens_at=form.opens_at.data,
+                                 closes_at=form.closes_at.data, active=form.active.data, ip=request.remote_addr)
+        except EbizError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+            status = 400
+        else:
+            db.session.commit()
+            flash(_("Counter %(code)s saved.", code=counter.code), "success")
+            return redirect(url_for("counter.admin_counters"))
+    elif form.is_submitted():
+        status = 400
+    return render_template("counter/admin_counter.html", counter=counter, form=form), status
+
+
 @bp.get("/")
 @roles_required(Role.COUNTER)
 def desk():
     counter = service.counter_of(current_user)
     form = FindCustomerForm(request.args)
     results = service.find_customers(form.q.data) if form.q.data else None
-    return render_template("counter/desk.html", counter=counter, form=form, results=results)
+    return render_template("counter/desk.html", counter=counter, form=form, results=results, limit=search.LIMIT,
+                           min_partial=search.MIN_PARTIAL, min_id_prefix=search.MIN_ID_PREFIX)
 
 
 @bp.route("/customers/<int:user_id>", methods=["GET", "POST"])

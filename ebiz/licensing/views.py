@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
+from ..catalog.service import in_language
 from ..errors import EbizError, NotFound
 from ..extensions import db, limiter
 from ..forms import Form
@@ -78,7 +79,9 @@ def certificate(number: str):
 @login_required
 def certificate_pdf(number: str):
     ctx = _certificate_context(number)
-    pdf = render_certificate(ctx["grant"], product_name=ctx["product"].name if ctx["product"] else "",
+    product = ctx["product"]
+    name = in_language(product, "name", str(get_locale())) if product else ""
+    pdf = render_certificate(ctx["grant"], product_name=name,
                  version_label=ctx["version"].label if ctx["version"] else "", licence_title=ctx["licence_title"],
                  licensee=ctx["licensee"], verify_url=ctx["verify_url"])
     return send_file(pdf, mimetype="application/pdf", download_name=f"{ctx['grant'].number}.pdf")

@@ -154,7 +154,8 @@ class OrderLine(db.Model):
     acceptance_id: Mapped[int | None] = mapped_column(ForeignKey("licence_acceptance.id"))
     # Snapshots taken at checkout.
     sku: Mapped[str] = mapped_column(String(40))
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))  # English
+    name_ms: Mapped[str | None] = mapped_column(String(200))
     product_type: Mapped[str] = mapped_column(String(10))
     service_kind: Mapped[str | None] = mapped_column(String(12))
     version_label: Mapped[str | None] = mapped_column(String(40))

@@ -1,32 +1,34 @@
-"""Invoice and credit-note PDFs (fpdf2, core fonts: nothing loaded from outside the app)."""
+"""Invoice and credit-note PDFs, on the shared `ebiz.pdf.Document` (Unicode fonts)."""
 
 import io
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from ..catalog.service import in_language
 from ..clock import format_local
-from ..licensing.pdf import Document, latin1
 from ..money import format_sen
 from ..payments.receipts import agency_issuer, pdf_issuer_block
+from ..pdf import Document
 
 
 def _lines_table(pdf: Document, lines: list[dict], total_sen: int) -> None:
     widths = (95, 15, 35, 35)
-    pdf.set_font("helvetica", "B", 10)
+    pdf.use(10, bold=True)
     for w, h in zip(widths, (_("Item"), _("Qty"), _("Unit price"), _("Amount")), strict=True):
-        pdf.cell(w, 7, latin1(h), border=1)
+        pdf.cell(w, 7, h, border=1)
     pdf.ln()
-    pdf.set_font("helvetica", "", 9)
+    pdf.use(9)
     for ln in lines:
-        label = ln["name"] + (f" ({ln['version']})" if ln.get("version") else "") + \
+        label = in_language(ln, "name", str(get_locale())) + (f" ({ln['version']})" if ln.get("version") else "") + \
             (f" - {ln['session']}" if ln.get("session") else "")
-        pdf.cell(widths[0], 7, latin1(label[:60]), border=1)
+        pdf.cell(widths[0], 7, label[:60], border=1)
         pdf.cell(widths[1], 7, str(ln["quantity"]), border=1, align="R")
         pdf.cell(widths[2], 7, format_sen(ln["unit_price_sen"]), border=1, align="R")
         pdf.cell(widths[3], 7, format_sen(ln["line_total_sen"]), border=1, align="R")
         pdf.ln()
-    pdf.set_font("helvetica", "B", 10)
-    pdf.cell(sum(widths[:3]), 8, latin1(_("Total")), border=1, align="R")
+    pdf.use(10, bold=True)
+    pdf.cell(sum(widths[:3]), 8, _("Total"), border=1, align="R")
     pdf.cell(widths[3], 8, format_sen(total_sen), border=1, align="R")
     pdf.ln(12)
 
@@ -52,12 +54,13 @@ def invoice_pdf(order, inv) -> io.BytesIO:
         (_("Pay before"), format_local(inv.due_at)),
     ])
     _lines_table(pdf, inv.lines, inv.total_sen)
-    pdf.set_font("helvetica", "", 9)
-    pdf.multi_cell(0, 5, latin1(_("This invoice is a request for payment and never changes. The receipt is "
-                                  "issued when payment is received; corrections are made by credit note.")))
+    pdf.use(9)
+    pdf.multi_cell(0, 5, _("This invoice is a request for payment and never changes. The receipt is "
+                           "issued when payment is received; corrections are made by credit note."),
+                   new_x="LMARGIN", new_y="NEXT")
     for cn in inv.credit_notes:
-        pdf.multi_cell(0, 5, latin1(_("Credit note %(number)s: %(amount)s (%(reason)s)", number=cn.number,
-                                      amount=format_sen(cn.amount_sen), reason=cn.shown_reason)),
+        pdf.multi_cell(0, 5, _("Credit note %(number)s: %(amount)s (%(reason)s)", number=cn.number,
+                               amount=format_sen(cn.amount_sen), reason=cn.shown_reason),
                        new_x="LMARGIN", new_y="NEXT")
     return pdf.output_io()
 

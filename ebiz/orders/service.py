@@ -338,7 +338,7 @@ def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | Non
         order.lines.append(OrderLine(
             product_id=product.id, version_id=version.id if version else None, session_id=item.session_id,
             acceptance_id=acceptance.id if acceptance else None, sku=product.sku, name=product.name,
-            product_type=product.type, service_kind=product.service_kind,
+            name_ms=product.name_ms, product_type=product.type, service_kind=product.service_kind,
             version_label=version.label if version else None, session_label=session_label,
             licence_key=product.licence_key, unit_price_sen=product.price_sen, quantity=item.quantity,
             line_total_sen=line_total, request_note=item.request_note, status=LineStatus.PENDING,
@@ -456,11 +456,11 @@ def _open_counter(counter_id) -> bool:
 def _issue_invoice(order: Order, user, now) -> Invoice:
     lines = []
     for ln in order.lines:
-        lines.append({"sku": ln.sku, "name": ln.name, "version": ln.version_label, "session": ln.session_label,
-                      "quantity": ln.quantity, "unit_price_sen": ln.unit_price_sen,
+        lines.append({"sku": ln.sku, "name": ln.name, "name_ms": ln.name_ms, "version": ln.version_label,
+                      "session": ln.session_label, "quantity": ln.quantity, "unit_price_sen": ln.unit_price_sen,
                       "line_total_sen": ln.line_total_sen})
         if ln.remit_sen:  # a remit is its own line, naming the application that approved it
-            lines.append({"sku": "REMIT", "name": str(_l("Remit %(ref)s", ref=ln.application_ref)),
+            lines.append({"sku": "REMIT", "name": str(_l("Remit %(ref)s", ref=ln.application_ref)), "name_ms": None,
                           "version": None, "session": None, "quantity": 1, "unit_price_sen": -ln.remit_sen,
                           "line_total_sen": -ln.remit_sen, "remit_ref": ln.application_ref})
     inv = Invoice(number=next_number("INV"), order_id=order.id, issued_at=now, billed_name=user.display_name,

@@ -152,7 +152,8 @@ def checkout():
             return _render_cart(form, {exc.field: str(exc.message)}, exc.status)
         flash(str(exc.message), "error")
         return redirect(url_for("orders.cart"))
-    flash(_("Order %(ref)s placed. Your invoice is below and in your email.", ref=order.reference), "success")
+    flash(_("Order %(ref)s placed. Your invoice %(number)s is under Documents below, and in your email.",
+            ref=order.reference, number=order.invoice.number), "success")
     return redirect(url_for("orders.detail", reference=order.reference))
 
 
@@ -253,7 +254,15 @@ def cancel(reference: str):
     except EbizError as exc:
         _fail(exc)
         return redirect(url_for("orders.detail", reference=reference))
-    if order.refund_route == "wallet":
+    if order.user_id != current_user.id:  # staff cancelling a customer's order: say what happened to the customer
+        if order.refund_route == "wallet":
+            flash(_("Order cancelled. The amount was returned to the customer's wallet."), "success")
+        elif order.refund_route == "staff":
+            flash(_("Order cancelled. The payment is now in the refund queue, to be returned to the customer's "
+                    "bank or card."), "success")
+        else:
+            flash(_("Order cancelled."), "success")
+    elif order.refund_route == "wallet":
         flash(_("Order cancelled. The amount was returned to your wallet."), "success")
     elif order.refund_route == "staff":
         flash(_("Order cancelled. Our staff will refund your payment to your bank or card."), "success")

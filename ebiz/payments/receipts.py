@@ -1,25 +1,17 @@
-"""Receipts as PDF (fpdf2), and the issuer and customer blocks every money document shows
-(receipts here; invoices and credit notes in orders, which may import payments).
+"""Receipts as PDF (on the shared `ebiz.pdf.Document`), and the issuer and customer blocks every
+money document shows (receipts here; invoices and credit notes in orders, which may import payments).
 The on-screen receipt is templates/payments/receipt.html."""
 
 from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import gettext as _
-from fpdf import FPDF
 
 from ..accounts.models import Kind
 from ..clock import format_local
 from ..money import format_sen
+from ..pdf import Document
 from .banks import bank_name
-
-_TYPOGRAPHY = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"',
-                             "\u201d": '"', "\u2026": "...", "\u00a0": " "})
-
-
-def _latin(text) -> str:
-    # The PDF core fonts are Latin-1; anything else is replaced rather than failing.
-    return str(text or "").translate(_TYPOGRAPHY).encode("latin-1", "replace").decode("latin-1")
 
 
 @dataclass(frozen=True)
@@ -85,30 +77,23 @@ def payer_of(intent) -> dict | None:
     return intent.payer or payer_snapshot(intent.user)
 
 
-def pdf_issuer_block(pdf: FPDF, issuer: Issuer) -> None:
+def pdf_issuer_block(pdf: Document, issuer: Issuer) -> None:
     """The issuer's name, address and contacts, under the document's title."""
-    pdf.set_font("helvetica", "B", 10)
-    pdf.multi_cell(0, 5, _latin(issuer.name), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 9)
+    pdf.use(10, bold=True)
+    pdf.multi_cell(0, 5, issuer.name, new_x="LMARGIN", new_y="NEXT")
+    pdf.use(9)
     for line in (*issuer.address_lines, *issuer.contact_lines()):
-        pdf.multi_cell(0, 4.5, _latin(line), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 4.5, line, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
 
 
 def receipt_pdf(intent, description: str) -> bytes:
-    pdf = FPDF(format="A4")
-    pdf.set_title(f"Receipt {intent.receipt_no}")
-    pdf.set_creator("eBiz")
-    pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, _latin(f"{_('eBiz Geospatial Store')} - {_('Receipt')} {intent.receipt_no}"),
-             new_x="LMARGIN", new_y="NEXT")
+    pdf = Document(f"{_('Receipt')} {intent.receipt_no}")
     pdf_issuer_block(pdf, agency_issuer())
-    pdf.set_font("Helvetica", "", 11)
     method = {"fpx": f"{_('FPX online banking')} ({bank_name(intent.bank_code)})", "card": _("Card"),
               "wallet": _("eBiz wallet"), "cash": _("Cash at the counter"),
               "terminal": _("Card at the counter's terminal")}
-    rows = [
+    pdf.kv([
         (_("Receipt"), intent.receipt_no),
         (_("Date"), format_local(intent.succeeded_at, "%d/%m/%Y %H:%M")),
         *customer_rows(payer_of(intent)),
@@ -118,13 +103,6 @@ def receipt_pdf(intent, description: str) -> bytes:
         *([(_("Paid at"), f"{intent.counter_name} ({intent.counter_code})")] if intent.counter_code else []),
         (_("Gateway transaction"), intent.gateway_txn_id or "-"),
         (_("Amount paid"), format_sen(intent.amount_sen)),
-    ]
-    for label, value in rows:
-        pdf.set_font("Helvetica", "B", 11)
-        pdf.cell(48, 8, _latin(label))
-        pdf.set_font("Helvetica", "", 11)
-        pdf.multi_cell(0, 8, _latin(value), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font("Helvetica", "I", 9)
-    pdf.multi_cell(0, 5, _latin(_("This receipt was issued electronically and needs no signature.")))
+    ], label_width=48, size=11, height=8)
+    pdf.paragraph(_("This receipt was issued electronically and needs no signature."))
     return bytes(pdf.output())

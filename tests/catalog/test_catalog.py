@@ -301,6 +301,7 @@ def test_admin_creates_versions_and_publishes_audited(client):
     assert page.status_code == 200
     r = client.post("/catalog/admin/new", data={
         "csrf_token": csrf_from(page.data), "sku": "DIG-TOPO-1", "name": "Topographic data Perak",
+        "name_ms": "Data topografi Perak",
         "description": "1:25k", "type": "digital", "service_kind": "", "category_id": "", "price": "120.50",
         "licence_key": "standard-digital-data", "download_limit": "5", "download_window_days": "30"})
     assert r.status_code == 302, r.data[:1500]
@@ -327,7 +328,8 @@ def test_admin_form_errors_beside_the_field_and_nothing_saved(client):
     client.set_cookie("lang", "en")
     page = client.get("/catalog/admin/new")
     r = client.post("/catalog/admin/new", data={
-        "csrf_token": csrf_from(page.data), "sku": "DIG-2", "name": "No licence", "type": "digital",
+        "csrf_token": csrf_from(page.data), "sku": "DIG-2", "name": "No licence", "name_ms": "Tiada lesen",
+        "type": "digital",
         "price": "10", "download_limit": "5", "download_window_days": "30"})
     assert r.status_code == 200 and "need a licence" in r.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Product)) == 0

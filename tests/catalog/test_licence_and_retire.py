@@ -20,7 +20,8 @@ CATALOG = Path(__file__).resolve().parents[2] / "ebiz" / "catalog"
 
 
 def _product_data(**over) -> dict:
-    data = {"sku": "DIG-LIC-1", "name": "Cadastral parcels Perlis", "description": "", "type": "digital",
+    data = {"sku": "DIG-LIC-1", "name": "Cadastral parcels Perlis", "name_ms": "Lot kadaster Perlis",
+            "description": "", "type": "digital",
             "service_kind": "", "category_id": "", "price": "80.00", "licence_key": "standard-digital-data",
             "download_limit": "5", "download_window_days": "30"}
     data.update(over)

@@ -23,7 +23,8 @@ def _audits(action: str, *where) -> list[AuditEvent]:
 
 def _edit_data(p: Product, **over) -> dict:
     """What the edit form posts for `p` unchanged (the fields a digital product shows)."""
-    data = {"sku": p.sku, "name": p.name, "description": p.description or "", "type": p.type,
+    data = {"sku": p.sku, "name": p.name, "name_ms": p.name_ms or p.name, "description": p.description or "",
+            "type": p.type,
             "service_kind": p.service_kind or "", "category_id": "", "price": f"{p.price_sen / 100:.2f}",
             "licence_key": p.licence_key or "", "permitted_use": p.permitted_use or "", "state": p.state or "",
             "district": p.district or "", "data_format": p.data_format or "", "crs": p.crs or "",

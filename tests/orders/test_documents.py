@@ -1,8 +1,10 @@
 """Invoices, receipts and credit notes name their issuer (config AGENCY_*) and the customer billed."""
 
+import io
 import re
 
 import pytest
+from pypdf import PdfReader
 
 from ebiz.accounts.models import Kind, Tier
 from ebiz.extensions import db
@@ -107,3 +109,71 @@ def test_receipt_page_and_pdf_show_issuer_and_company_identity(app, sst):
     for part in ("Jabatan Ukur dan Pemetaan Malaysia", "Wisma JUPEM", sst, "Geo Ukur Sdn. Bhd.",
                  rep.company_reg_no, "Ahmad Rep", intent.receipt_no):
         assert part in text, part
+
+
+def _embedded_fonts(data: bytes) -> set[str]:
+    reader = PdfReader(io.BytesIO(data))
+    names = set()
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            names.add(str(font.get_object()["/BaseFont"]))
+    return names
+
+
+CHINESE, TAMIL = "陈美玲", "சுப்பிரமணியம்"
+
+
+def _squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_documents_print_chinese_and_tamil_names_as_themselves(app):
+    """Names in Chinese and Tamil print in embedded Unicode fonts, never as "?" (the core fonts were Latin-1)."""
+    company = make_user(kind=Kind.COMPANY, tier=Tier.PRIMARY, full_name=f"{TAMIL} a/l Muthu",
+                        company_name=f"{CHINESE} Ukur Sdn. Bhd.")
+    fund(company, 5000)
+    order = place(company, printed_product(price_sen=1200))
+    intent = pay_wallet(order)
+    client = client_for(app, company)
+    for path in (f"/orders/{order.reference}/invoice.pdf", f"/payments/{intent.reference}/receipt.pdf"):
+        data = _get(client, path).data
+        text = _squeezed(pdf_text(data))
+        assert _squeezed(CHINESE) in text and _squeezed(TAMIL) in text, path + " " + repr(text[:900])
+        assert "?" not in text, path
+        fonts = " ".join(_embedded_fonts(data))
+        assert "NotoSansSC" in fonts and "NotoSansTamil" in fonts and "NotoSans" in fonts, fonts
+
+
+def test_a_latin_only_document_embeds_one_font_and_keeps_typographic_marks(app):
+    from ebiz.pdf import Document
+
+    with app.test_request_context():
+        pdf = Document("Invoice")
+        pdf.kv([("Item", "Lot kadaster – Petaling “Selangor”"), ("Name", "Zoë Ng")])
+        data = pdf.output_io().getvalue()
+    fonts = _embedded_fonts(data)
+    assert len(fonts) == 1 and "NotoSans" in fonts.pop()  # no Tamil or Chinese font loaded for nothing
+    text = pdf_text(data)
+    assert "Lot kadaster – Petaling “Selangor”" in text and "Zoë Ng" in text
+
+
+def test_bold_does_not_leak_into_the_plain_text_after_it(app):
+    """The PDF text rendering mode outlives its text object: bold (fill and stroke) is drawn inside a
+    saved graphics state (q ... Q), so the plain text that follows is not stroked."""
+    from ebiz.pdf import Document
+
+    with app.test_request_context():
+        pdf = Document("T")
+        pdf.use(10, bold=True)
+        pdf.cell(0, 6, "Bold label", new_x="LMARGIN", new_y="NEXT")
+        pdf.use(10)
+        pdf.cell(0, 6, "Plain value", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_compression(False)
+        data = bytes(pdf.output())
+    stream = data[data.index(b"stream"):]
+    depth, stroked_outside = 0, []
+    for token in re.findall(rb"\bq\b|\bQ\b|\b2 Tr\b", stream):
+        depth += {b"q": 1, b"Q": -1}.get(token, 0)
+        if token == b"2 Tr" and depth == 0:
+            stroked_outside.append(token)
+    assert b"2 Tr" in stream and not stroked_outside
