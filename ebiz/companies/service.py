@@ -31,6 +31,8 @@ import holidays
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..accounts import identity
 from ..accounts import service as accounts
@@ -261,10 +263,7 @@ def otp_state(otp: RunnerOtp, now=None) -> str:
 def _lock_row(company_id: int) -> RunnerOtpLock:
     """The company's try-counter row, created if needed and locked until the commit."""
     begin_write()
-    if is_sqlite():
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
+    insert = sqlite_insert if is_sqlite() else pg_insert
     db.session.execute(insert(RunnerOtpLock).values(company_id=company_id, failures=0)
                        .on_conflict_do_nothing(index_elements=["company_id"]))
     q = select(RunnerOtpLock).where(RunnerOtpLock.company_id == company_id)

@@ -2,9 +2,17 @@
 opening hours. The state offices' addresses name the town only, and their phone numbers (area code,
 then 000 0000) are placeholders that no real line has: set the real ones in the admin counter form."""
 
+import secrets
 from datetime import time
 
+from sqlalchemy import select
+
+from ..accounts.models import Role, User
+from ..catalog.models import Product
+from ..companies import service as companies
 from ..extensions import db
+from ..wallet import service as wallet
+from . import service
 from .models import Counter
 
 STATES = [
@@ -45,16 +53,6 @@ def seed() -> dict[str, Counter]:
 def seed_runners_and_sales() -> list[str]:
     """A company's runner OTPs (one left live for trying at a counter, one used for a wallet purchase
     at the Selangor counter) and counter sales by cash and card. Seeds only what the data allows."""
-    import secrets
-
-    from sqlalchemy import select
-
-    from ..accounts.models import Role, User
-    from ..catalog.models import Product
-    from ..companies import service as companies
-    from ..wallet import service as wallet
-    from . import service
-
     company = db.session.scalar(select(User).where(User.email == "ukur@example.my"))
     staff = db.session.scalar(select(User).where(User.email == "sgr.counter@ebiz.example.my",
                                                  User.role == Role.COUNTER))

@@ -33,13 +33,24 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from ..accounts.models import Role
 from ..applications import service as applications
 from ..audit.service import record
+from ..catalog import service as catalog
+from ..catalog.models import Product, TrainingSession
+from ..catalog.service import may_purchase
 from ..clock import format_local, utcnow
+from ..counter.models import Counter
+from ..delivery import service as delivery
 from ..errors import Conflict, Forbidden, NotFound, TierRequired, ValidationError
 from ..extensions import begin_write, db, is_sqlite
+from ..licensing import service as licensing
+from ..licensing.models import LicenceAcceptance, LicenceGrant
 from ..money import format_sen
-from ..payments.models import RefundReason
+from ..notifications.service import queue_mail
+from ..payments import service as payments
+from ..payments.models import PaymentIntent, RefundReason
+from ..payments.service import pending_text
 from ..refs import new_reference
 from ..sequences import next_number
+from ..wallet import service as wallet
 from .models import REQUEST_MAX, CartItem, CreditNote, Invoice, LineStatus, Order, OrderLine, OrderStatus
 
 S = OrderStatus
@@ -127,8 +138,6 @@ def _lock_order(order_id: int) -> Order:
 
 def purchase_problem(user, product) -> str | None:
     """Why `user` may not buy `product` now (translated text), or None."""
-    from ..catalog.service import may_purchase
-
     ok, reason = may_purchase(user, product)
     if not ok:
         return str(reason or TierRequired.default_message)
@@ -158,8 +167,6 @@ def add_to_cart(user, product_id: int, *, session_id: int | None = None, quantit
                 request_note: str | None = None) -> CartItem:
     """Put a product in the cart. An on-demand service (an extraction) needs `request_note`:
     what to deliver (area, layers, format, the project it is for)."""
-    from ..catalog.models import Product, TrainingSession
-
     product = db.session.get(Product, product_id)
     if product is None or product.status != "published":
         raise NotFound(_l("This product is not available."))
@@ -267,9 +274,6 @@ def checkout(user, *, checkout_key: str, accepted: dict[int, str], ip: str | Non
     `items`: what a counter sells (`counter_items`), instead of the customer's own cart, which
     stays as it is; everything else (prices, stock, seats, invoice, mail) is the same path.
     """
-    from ..catalog import service as catalog
-    from ..licensing import service as licensing
-
     checkout_key = (checkout_key or "").strip()[:64]
     if not checkout_key:
         raise ValidationError(_l("The form expired. Please try again."))
@@ -362,8 +366,6 @@ def counter_items(user, wanted: list[tuple[int, int | None, int]]) -> list[CartI
     """What a counter sells, as cart lines that are never stored: (product id, training session id,
     quantity) each, checked as `add_to_cart` checks them. Only printed products and training seats
     are sold at a counter."""
-    from ..catalog.models import Product
-
     items: dict[tuple[int, int | None], CartItem] = {}
     for product_id, session_id, quantity in wanted:
         product = db.session.get(Product, product_id) if isinstance(product_id, int) else None
@@ -377,8 +379,6 @@ def counter_items(user, wanted: list[tuple[int, int | None, int]]) -> list[CartI
             raise ValidationError(_l("Choose a quantity between 1 and %(n)s.", n=MAX_QUANTITY), field="quantity")
         ts = None
         if product.type == "service":
-            from ..catalog.models import TrainingSession
-
             ts = db.session.get(TrainingSession, session_id) if isinstance(session_id, int) else None
             if ts is None or ts.product_id != product.id or ts.cancelled or ts.starts_at <= utcnow():
                 raise ValidationError(_l("Choose a training session."), field="session_id")
@@ -396,8 +396,6 @@ def pay_at_counter(user, order: Order, *, method: str, idempotency_key: str, cou
                    approval_code: str | None = None):
     """Pay `order` at a counter now: cash, the counter's card terminal, or the wallet (Primary only).
     The same intent, settlement, receipt and mail as online; the receipt names the counter."""
-    from ..payments import service as payments
-
     if order.user_id != user.id:
         raise NotFound()
     if method not in COUNTER_PAYMENT_METHODS:
@@ -445,8 +443,6 @@ def _free_overdue(sessions: set, printed: set, now) -> bool:
 
 def _open_counter(counter_id) -> bool:
     """Is `counter_id` (from a form: anything) a counter that is open for collections?"""
-    from ..counter.models import Counter
-
     if isinstance(counter_id, bool) or not isinstance(counter_id, int) or counter_id <= 0:
         return False
     counter = db.session.get(Counter, counter_id)
@@ -472,8 +468,6 @@ def _issue_invoice(order: Order, user, now) -> Invoice:
 
 
 def _mail(order: Order, subject, template: str, **context) -> None:
-    from ..notifications.service import queue_mail
-
     user = order.user
     if user is not None and user.email:
         queue_mail(user.email, subject, template, order=order,
@@ -481,8 +475,6 @@ def _mail(order: Order, subject, template: str, **context) -> None:
 
 
 def _mail_invoice(order: Order, invoice: Invoice) -> None:
-    from ..notifications.service import queue_mail
-
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     queue_mail(invoice.billed_email, _l("Invoice %(number)s for order %(ref)s", number=invoice.number,
                                         ref=order.reference),
@@ -521,8 +513,6 @@ def training_registrations(user) -> list[OrderLine]:
 
 
 def grants_by_line(order: Order) -> dict:
-    from ..licensing.models import LicenceGrant
-
     ids = [ln.id for ln in order.lines]
     if not ids:
         return {}
@@ -536,8 +526,6 @@ def pending_reason(order: Order) -> str | None:
         return None
     intent = _intent(order.payment_ref)
     if intent is not None and intent.status == "pending":
-        from ..payments.service import pending_text
-
         return " ".join(str(t) for t in pending_text(intent))
     if intent is not None and intent.status in ("failed", "expired"):
         # Not "nothing was charged": a payment we gave up on may still be paid at the bank later.
@@ -549,8 +537,6 @@ def pending_reason(order: Order) -> str | None:
 
 
 def _intent(reference: str | None):
-    from ..payments.models import PaymentIntent
-
     if not reference:
         return None
     return db.session.scalar(select(PaymentIntent).where(PaymentIntent.reference == reference))
@@ -560,8 +546,6 @@ def _intent(reference: str | None):
 
 def pay(user, order: Order, *, method: str, idempotency_key: str, bank_code: str | None = None):
     """Start paying `order`. Returns (intent, url): url is None when paid already (wallet)."""
-    from ..payments import service as payments
-
     if order.user_id != user.id:
         raise NotFound()
     if method not in PAYMENT_METHODS:
@@ -607,9 +591,6 @@ def unbuyable(order: Order, user):
     """Why the customer may no longer buy what the order holds (checked again when paying, as the
     order waits up to ORDER_TTL_SECONDS): a product withdrawn or no longer theirs to buy (say their
     restricted access was revoked), or a training session cancelled or started. None when all is well."""
-    from ..catalog import service as catalog
-    from ..catalog.models import Product, TrainingSession
-
     now = utcnow()
     for line in order.lines:
         if line.status == LineStatus.CANCELLED:
@@ -631,9 +612,6 @@ def _order_by_ref(reference: str) -> Order | None:
 
 def settle_order(intent) -> None:
     """Payments' settle handler for kind "order" (called once, in the payment's transaction)."""
-    from ..payments import service as payments
-    from ..wallet import service as wallet
-
     order = _lock_order_by_ref(intent.payable_ref)  # one statement: find and lock
     wallet.collect(intent)  # the money is ours now, whatever happens to the order
     if order is None:
@@ -670,11 +648,6 @@ def _needs_grant(line) -> bool:
 
 
 def _deliver_paid_lines(order: Order, now) -> None:
-    from ..catalog.models import Product
-    from ..delivery import service as delivery
-    from ..licensing import service as licensing
-    from ..licensing.models import LicenceAcceptance
-
     for line in order.lines:
         line.status, line.status_changed_at = LineStatus.PAID, now
         if not _needs_grant(line):
@@ -694,9 +667,6 @@ def _deliver_paid_lines(order: Order, now) -> None:
 def _refund_undeliverable(intent, order: Order | None, reason_code: str) -> None:
     """Money came for an order that cannot take it: return it (wallet or refund queue) and tell the
     customer, by email here and on the order page (`returned_payments`)."""
-    from ..payments import service as payments
-    from ..wallet import service as wallet
-
     ref = order.reference if order else intent.payable_ref
     detail = f"{ref} ({order.status})" if order else ref
     route = wallet.return_payment(intent, reason_code, detail)
@@ -726,8 +696,6 @@ def returned_why(order: Order):
 def returned_payments(order: Order) -> list:
     """The payments for `order` it did not keep (paid twice; paid after it closed), each with its
     refund-queue entry or None (returned to the wallet): oldest first."""
-    from ..payments import service as payments
-
     return payments.returned_payments("order", order.reference, kept=order.payment_ref if order.paid_at else None)
 
 
@@ -771,8 +739,6 @@ def order_unpayable(intent):
 
 
 def register_with_payments() -> None:
-    from ..payments import service as payments
-
     payments.register_payable("order", settle=settle_order, describe=describe_order, return_url=order_return_url,
                               describe_many=describe_orders, unpayable=order_unpayable, kept=order_kept)
 
@@ -780,8 +746,6 @@ def register_with_payments() -> None:
 # ---------------------------------------------------------------- cancellation and expiry
 
 def _release(order: Order) -> None:
-    from ..catalog import service as catalog
-
     if not order.reserved:
         return
     for line in sorted(order.lines, key=lambda ln: (ln.product_id, ln.session_id or 0)):
@@ -817,9 +781,6 @@ def _paid_cancellable(order: Order) -> bool:
 
 def cancel(order: Order, *, actor, reason: str = "", ip: str | None = None) -> Order:
     """Cancel an order. Unpaid: release and close. Paid: refund, revoke grants, credit note."""
-    from ..licensing import service as licensing
-    from ..licensing.models import LicenceGrant
-
     own = order.user_id == getattr(actor, "id", None)
     if not own and not getattr(actor, "is_staff", False):
         raise NotFound()
@@ -872,9 +833,6 @@ def cancel_training_session(session_id: int, *, actor, ip: str | None = None) ->
     gone: every unpaid order holding one of its seats is cancelled; a paid one is refunded (in
     full when the session was all it held, else those lines, with a credit note for them).
     Returns the references of the orders touched."""
-    from ..catalog import service as catalog
-    from ..catalog.models import TrainingSession
-
     if getattr(actor, "role", None) != Role.ADMIN:
         raise Forbidden()
     ts = db.session.get(TrainingSession, session_id)
@@ -907,8 +865,6 @@ def change_training_session(session_id: int, *, actor, ip: str | None = None, **
     """An administrator changes a session (time, venue, seats; see `catalog.service.edit_session`).
     When its time or place changed, every customer holding a seat in it (unpaid or paid) is told
     by mail. Returns the names of the fields changed and the number of customers told."""
-    from ..catalog import service as catalog
-
     if getattr(actor, "role", None) != Role.ADMIN:
         raise Forbidden()
     ts, changed = catalog.edit_session(session_id, actor=actor, ip=ip, **details)
@@ -927,10 +883,6 @@ def change_training_session(session_id: int, *, actor, ip: str | None = None, **
 
 def _refund_lines(order: Order, lines: list, *, reason: str, actor, ip: str | None) -> None:
     """Refund some lines of a paid order (the rest stays paid): seats back, money back, a credit note."""
-    from ..catalog import service as catalog
-    from ..payments import service as payments
-    from ..wallet import service as wallet
-
     now, amount = utcnow(), sum(ln.line_total_sen - ln.remit_sen for ln in lines)
     for line in sorted(lines, key=lambda ln: (ln.product_id, ln.session_id or 0)):
         if line.session_id:
@@ -955,8 +907,6 @@ def _refund_lines(order: Order, lines: list, *, reason: str, actor, ip: str | No
 
 
 def _release_paid(order: Order) -> None:
-    from ..catalog import service as catalog
-
     for line in sorted(order.lines, key=lambda ln: (ln.product_id, ln.session_id or 0)):
         if line.status in (LineStatus.COLLECTED, LineStatus.DELIVERED, LineStatus.CANCELLED):
             continue
@@ -974,9 +924,6 @@ def _staff_reason(what: str, reason: str) -> str:
 
 def _refund_paid(order: Order, amount_sen: int, reason: str) -> str:
     """Give `amount_sen` of a paid order back the way it came; returns the route."""
-    from ..payments import service as payments
-    from ..wallet import service as wallet
-
     if amount_sen <= 0 or order.payment_method == "free":
         return "none"
     if order.payment_method == "wallet":
@@ -1058,8 +1005,6 @@ def mark_line(line_id: int, to: str, *, actor, ip: str | None = None) -> OrderLi
     line.status, line.status_changed_at = to, utcnow()
     record("order.line_" + to, actor=actor, target=line, ip=ip, reference=order.reference, previous=old)
     if to == LineStatus.READY:
-        from ..counter.models import Counter
-
         counter = db.session.get(Counter, order.collect_counter_id) if order.collect_counter_id else None
         _mail(order, _l("Order %(ref)s is ready for collection", ref=order.reference), "orders_ready",
               line=line, counter=counter)
@@ -1069,9 +1014,6 @@ def mark_line(line_id: int, to: str, *, actor, ip: str | None = None) -> OrderLi
 
 def attach_deliverable(line_id: int, fileobj, filename: str, *, actor, ip: str | None = None):
     """Staff: attach a file to a paid on-demand service line (stored by delivery); the line is delivered."""
-    from ..delivery import service as delivery
-    from ..licensing.models import LicenceGrant
-
     line = db.session.get(OrderLine, line_id)
     if line is None:
         raise NotFound()

@@ -11,13 +11,20 @@ from wtforms.fields.choices import SelectChoice
 
 from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
+from ..catalog.forms import CancelSessionForm, SessionForm
+from ..catalog.models import TrainingSession
+from ..clock import from_local, to_local
+from ..counter.models import Counter
 from ..errors import EbizError
 from ..extensions import db
 from ..forms import int_id, large_upload, page_arg, show_error
+from ..licensing.service import get_licence
 from ..main_views import safe_next
 from ..payments import service as payments
 from ..payments.forms import CheckAgainForm
-from . import service
+from ..payments.receipts import agency_issuer
+from ..wallet import service as wallet
+from . import pdf, service
 from .forms import AddToCartForm, AttachForm, CancelForm, CartItemForm, CheckoutForm, MarkLineForm, PayForm
 from .models import CreditNote, LineStatus, Order, OrderLine
 
@@ -78,9 +85,6 @@ def cart():
 
 
 def _render_cart(form: CheckoutForm, errors: dict | None = None, status: int = 200):
-    from ..counter.models import Counter
-    from ..licensing.service import get_licence
-
     items = service.cart_items(current_user)
     problems = {i.id: service.purchase_problem(current_user, i.product) for i in items}
     licences = {i.product_id: get_licence(i.product.licence_key) for i in items if i.product.licence_key}
@@ -201,8 +205,6 @@ def detail(reference: str):
         pay_form.method.choices = [c for c in pay_form.method.choices if c.value != "wallet"]
     wallet_balance = None
     if current_user.is_primary and order.user_id == current_user.id and order.is_open:
-        from ..wallet import service as wallet
-
         wallet_balance = wallet.balance(current_user)
     in_flight = payments.in_flight("order", order.reference)
     return render_template("orders/detail.html", order=order, pay_form=pay_form, cancel_form=CancelForm(),
@@ -291,8 +293,6 @@ def invoice(reference: str):
 @login_required
 def free_receipt(reference: str):
     """The RM 0.00 receipt of an order that needed no payment (a zero total, e.g. fully remitted)."""
-    from ..payments.receipts import agency_issuer
-
     order = _order(reference)
     if not order.receipt_no:
         abort(404)
@@ -302,10 +302,8 @@ def free_receipt(reference: str):
 @bp.get("/<reference>/invoice.pdf")
 @login_required
 def invoice_pdf(reference: str):
-    from .pdf import invoice_pdf as render
-
     order, inv = _invoice_of(reference)
-    return send_file(render(order, inv), mimetype="application/pdf", as_attachment=False,
+    return send_file(pdf.invoice_pdf(order, inv), mimetype="application/pdf", as_attachment=False,
                      download_name=f"{inv.number}.pdf")
 
 
@@ -327,10 +325,8 @@ def credit_note(reference: str, number: str):
 @bp.get("/<reference>/credit-notes/<number>.pdf")
 @login_required
 def credit_note_pdf(reference: str, number: str):
-    from .pdf import credit_note_pdf as render
-
     order, inv, cn = _credit_note_of(reference, number)
-    return send_file(render(order, inv, cn), mimetype="application/pdf", download_name=f"{cn.number}.pdf")
+    return send_file(pdf.credit_note_pdf(order, inv, cn), mimetype="application/pdf", download_name=f"{cn.number}.pdf")
 
 
 # ---------------------------------------------------------------- staff fulfilment
@@ -354,9 +350,6 @@ def staff_queue():
 @roles_required(Role.ADMIN)
 def staff_cancel_session(session_id: int):
     """Cancel a training session and close (refund) the orders holding its seats."""
-    from ..catalog.forms import CancelSessionForm
-    from ..catalog.models import TrainingSession
-
     ts = db.session.get(TrainingSession, session_id) or abort(404)
     product_id = ts.product_id
     if not CancelSessionForm().validate():
@@ -376,10 +369,6 @@ def staff_cancel_session(session_id: int):
 @roles_required(Role.ADMIN)
 def staff_edit_session(session_id: int):
     """Change a training session's time, venue or seats; its registrants are told of a new time or place."""
-    from ..catalog.forms import SessionForm
-    from ..catalog.models import TrainingSession
-    from ..clock import from_local, to_local
-
     ts = db.session.get(TrainingSession, session_id) or abort(404)
     form = SessionForm(obj=ts)
     if request.method == "GET":
