@@ -99,10 +99,11 @@ def _register_blueprints(app: Flask) -> None:
     from .main_views import bp as main_bp
     from .orders.views import bp as orders_bp
     from .payments.views import bp as payments_bp
+    from .support.views import bp as support_bp
     from .wallet.views import bp as wallet_bp
 
     for bp in (main_bp, accounts_bp, audit_bp, admin_bp, catalog_bp, licensing_bp, verify_bp, delivery_bp,
-               payments_bp, wallet_bp, orders_bp, counter_bp):
+               payments_bp, wallet_bp, orders_bp, counter_bp, support_bp):
         app.register_blueprint(bp)
 
 
@@ -115,10 +116,11 @@ def _register_cli(app: Flask) -> None:
     from .notifications.cli import cli as notifications_cli
     from .orders.cli import cli as orders_cli
     from .payments.cli import cli as payments_cli
+    from .support.cli import cli as support_cli
     from .wallet.cli import cli as wallet_cli
 
     for group in (ebiz_cli, notifications_cli, catalog_cli, licensing_cli, delivery_cli, payments_cli,
-                  wallet_cli, orders_cli, counter_cli):
+                  wallet_cli, orders_cli, counter_cli, support_cli):
         app.cli.add_command(group)
 
 

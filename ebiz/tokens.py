@@ -18,6 +18,8 @@ PURPOSES = {
     "email-change": "EMAIL_CHANGE_MAX_AGE",
     "download": "DOWNLOAD_LINK_MAX_AGE",
     "migration": "EMAIL_CHANGE_MAX_AGE",
+    "support-confirm": "SUPPORT_CONFIRM_MAX_AGE",
+    "support-access": "SUPPORT_ACCESS_MAX_AGE",
 }
 
 

@@ -45,11 +45,9 @@ def index():
 @bp.get("/support")
 @roles_required(Role.SUPPORT, Role.ADMIN)
 def support_home():
-    form = LookupForm(request.args)
-    results = None
-    if form.q.data:
-        results = db.session.scalars(accounts.search_users(form.q.data, role=Role.CUSTOMER).limit(50)).all()
-    return render_template("admin/support_home.html", form=form, results=results)
+    """The old customer lookup: now part of the support desk."""
+    q = request.args.get("q", "")[:100]
+    return redirect(url_for("support.desk", q=q) if q else url_for("support.desk"))
 
 
 @bp.get("/users")
