@@ -29,3 +29,33 @@ def purge():
     docs, tickets = service.purge()
     db.session.commit()
     click.echo(f"{docs} identity document(s) and {tickets} ticket(s) purged.")
+
+
+@cli.command("mail-in")
+@click.option("--host", default=None, help="Address to listen on (SUPPORT_INBOUND_HOST).")
+@click.option("--port", default=None, type=int, help="Port to listen on (SUPPORT_INBOUND_PORT).")
+def mail_in(host, port):
+    """Run the inbound SMTP service: mail to SUPPORT_ADDRESS becomes tickets and replies.
+    Put it behind the MX (or a relay) for the support address; stop it with Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    from aiosmtpd.controller import Controller  # a service dependency only this command needs
+    from flask import current_app
+
+    from .mailin import SupportSMTPHandler
+
+    app = current_app._get_current_object()
+    host = host or app.config["SUPPORT_INBOUND_HOST"]
+    port = port or app.config["SUPPORT_INBOUND_PORT"]
+    controller = Controller(SupportSMTPHandler(app), hostname=host, port=port)
+    controller.start()
+    click.echo(f"support mail-in listening on {host}:{port} for {app.config['SUPPORT_ADDRESS']}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()

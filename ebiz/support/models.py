@@ -73,7 +73,8 @@ class Ticket(db.Model):
 
 class TicketMessage(db.Model):
     __tablename__ = "support_message"
-    __table_args__ = (CheckConstraint(_in("kind", MESSAGE_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(_in("kind", MESSAGE_KINDS), name="kind"),
+                      UniqueConstraint("email_message_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("support_ticket.id"), index=True)
@@ -81,6 +82,7 @@ class TicketMessage(db.Model):
     kind: Mapped[str] = mapped_column(String(10))
     via: Mapped[str] = mapped_column(String(10), default="web")
     body: Mapped[str] = mapped_column(Text)
+    email_message_id: Mapped[str | None] = mapped_column(String(250))  # mail in: a redelivery is one message
     created_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow)
 
     ticket = relationship("Ticket", back_populates="messages")

@@ -208,7 +208,7 @@ def _check_link(customer: User | None, kind: str | None, ref: str | None) -> tup
 def open_ticket(*, customer: User | None, name: str, email: str | None, category: str, subject: str,
                 body: str, locale: str = "ms", linked_kind: str | None = None, linked_ref: str | None = None,
                 uploads: list[Upload] | None = None, channel: str = "web", ip: str | None = None,
-                email_confirmed: bool = False) -> Ticket:
+                email_confirmed: bool = False, email_message_id: str | None = None) -> Ticket:
     """Open a ticket. A signed-in customer's replies go to their account's email; an anonymous
     ticket waits (out of the queue) until its email address is confirmed by the link we send."""
     if category not in CATEGORIES:
@@ -240,7 +240,8 @@ def open_ticket(*, customer: User | None, name: str, email: str | None, category
     _set_due(ticket)
     db.session.add(ticket)
     db.session.flush()
-    msg = _message(ticket, kind="customer", author=customer, body=body, via=channel)
+    msg = _message(ticket, kind="customer", author=customer, body=body, via=channel,
+                   email_message_id=email_message_id)
     for up in uploads or []:
         add_attachment(ticket, msg, up, uploader=customer)
     record("support.ticket.opened", actor=customer, target=ticket, ip=ip, reference=ticket.reference,
@@ -267,9 +268,10 @@ def _locale(locale: str | None) -> str:
     return locale if locale in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def _message(ticket: Ticket, *, kind: str, author: User | None, body: str, via: str = "web") -> TicketMessage:
+def _message(ticket: Ticket, *, kind: str, author: User | None, body: str, via: str = "web",
+             email_message_id: str | None = None) -> TicketMessage:
     msg = TicketMessage(ticket_id=ticket.id, author_id=getattr(author, "id", None), kind=kind,
-                        body=body[:20000], via=via, created_at=utcnow())
+                        body=body[:20000], via=via, created_at=utcnow(), email_message_id=email_message_id)
     db.session.add(msg)
     db.session.flush()
     return msg
@@ -435,7 +437,7 @@ def serve_attachment(att: TicketAttachment):
 # -- replies -------------------------------------------------------------------------------------
 
 def customer_reply(ticket: Ticket, *, author: User | None, body: str, uploads: list[Upload] | None = None,
-                   via: str = "web", ip: str | None = None) -> TicketMessage:
+                   via: str = "web", ip: str | None = None, email_message_id: str | None = None) -> TicketMessage:
     body = (body or "").strip()
     if not body:
         raise ValidationError(_l("This field is required."), field="body")
@@ -448,7 +450,7 @@ def customer_reply(ticket: Ticket, *, author: User | None, body: str, uploads: l
         raise Conflict(_l("This request is closed. Please open a new one."))
     reopened = ticket.status == "resolved"
     transition(ticket, "customer_reply")
-    msg = _message(ticket, kind="customer", author=author, body=body, via=via)
+    msg = _message(ticket, kind="customer", author=author, body=body, via=via, email_message_id=email_message_id)
     for up in uploads or []:
         add_attachment(ticket, msg, up, uploader=author)
     record("support.ticket.customer_reply", actor=author, target=ticket, ip=ip, reference=ticket.reference,

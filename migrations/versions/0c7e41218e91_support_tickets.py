@@ -2,7 +2,7 @@
 
 Revision ID: 0c7e41218e91
 Revises: 6a4c0d2f8e19
-Create Date: 2026-12-04 21:16:22.644785
+Create Date: 2026-12-04 21:21:29.113872
 
 """
 from alembic import op
@@ -93,11 +93,13 @@ def upgrade():
     sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('via', sa.String(length=10), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('email_message_id', sa.String(length=250), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint("kind IN ('customer', 'agent', 'note', 'system')", name=op.f('ck_support_message_kind')),
     sa.ForeignKeyConstraint(['author_id'], ['user_account.id'], name=op.f('fk_support_message_author_id_user_account')),
     sa.ForeignKeyConstraint(['ticket_id'], ['support_ticket.id'], name=op.f('fk_support_message_ticket_id_support_ticket')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_support_message'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_support_message')),
+    sa.UniqueConstraint('email_message_id', name=op.f('uq_support_message_email_message_id'))
     )
     with op.batch_alter_table('support_message', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_support_message_ticket_id'), ['ticket_id'], unique=False)
