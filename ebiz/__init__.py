@@ -99,11 +99,12 @@ def _register_blueprints(app: Flask) -> None:
     from .main_views import bp as main_bp
     from .orders.views import bp as orders_bp
     from .payments.views import bp as payments_bp
+    from .support.help_views import bp as help_bp
     from .support.views import bp as support_bp
     from .wallet.views import bp as wallet_bp
 
     for bp in (main_bp, accounts_bp, audit_bp, admin_bp, catalog_bp, licensing_bp, verify_bp, delivery_bp,
-               payments_bp, wallet_bp, orders_bp, counter_bp, support_bp):
+               payments_bp, wallet_bp, orders_bp, counter_bp, support_bp, help_bp):
         app.register_blueprint(bp)
 
 

@@ -4,6 +4,7 @@ import click
 from flask.cli import AppGroup
 
 from ..extensions import begin_write, db
+from . import help as helpdesk
 from . import service
 
 cli = AppGroup("support", help="Support desk commands.")
@@ -59,3 +60,11 @@ def mail_in(host, port):
         pass
     finally:
         controller.stop()
+
+
+@cli.command("seed-help")
+def seed_help():
+    """Add the built-in help-centre articles that are missing (staff edits are kept)."""
+    n = helpdesk.seed_articles()
+    db.session.commit()
+    click.echo(f"{n} help article(s) added.")

@@ -18,7 +18,8 @@ class TicketForm(Form):
     name = StringField(_l("Your name"), validators=[Optional(), Length(max=200)])
     email = StringField(_l("Your email address"), validators=[Optional(), Email(), Length(max=254)])
     category = SelectField(_l("What is it about?"), choices=_categories(), validators=[DataRequired()])
-    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)],
+                          render_kw={"autocomplete": "off"})
     body = TextAreaField(_l("Tell us what happened"), validators=[DataRequired(), Length(max=20000)])
     linked_kind = SelectField(_l("About this item"), choices=[SelectChoice("", "—")] +
                               [SelectChoice(k, v) for k, v in LINK_KINDS.items()], validate_choice=False)
@@ -75,3 +76,20 @@ class AllowanceForm(Form):
 
 class RequeryForm(Form):
     payment_ref = StringField(_l("Payment reference"), validators=[DataRequired(), Length(max=40)])
+
+
+class ArticleForm(Form):
+    slug = StringField(_l("Address (letters, digits, dashes)"), validators=[DataRequired(), Length(max=80)])
+    topic = SelectField(_l("Topic"), choices=_categories(), validators=[DataRequired()])
+    position = IntegerField(_l("Order in its topic"), default=0, validators=[Optional(), NumberRange(0, 1000)])
+    title_ms = StringField(_l("Title in Malay"), validators=[DataRequired(), Length(max=200)])
+    body_ms = TextAreaField(_l("Text in Malay (Markdown)"), validators=[DataRequired(), Length(max=20000)])
+    title_en = StringField(_l("Title in English"), validators=[DataRequired(), Length(max=200)])
+    body_en = TextAreaField(_l("Text in English (Markdown)"), validators=[DataRequired(), Length(max=20000)])
+    published = BooleanField(_l("Published"), default=True)
+
+
+class VoteForm(Form):
+    helpful = SelectField(choices=[SelectChoice("yes", "yes"), SelectChoice("no", "no")],
+                          validators=[DataRequired()])
+    from_ticket = StringField(validators=[Optional(), Length(max=1)])

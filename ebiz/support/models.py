@@ -129,3 +129,38 @@ class TicketAction(db.Model):
     target: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow)
     completed_at: Mapped[object | None] = mapped_column(db.DateTime)
+
+
+class HelpArticle(db.Model):
+    """A help-centre article in both languages (Markdown, rendered sanitised); `slug` is its URL name."""
+
+    __tablename__ = "help_article"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    topic: Mapped[str] = mapped_column(String(20))  # a ticket category: the article answers that kind of question
+    position: Mapped[int] = mapped_column(default=0)
+    title_ms: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    body_ms: Mapped[str] = mapped_column(Text)
+    body_en: Mapped[str] = mapped_column(Text)
+    published: Mapped[bool] = mapped_column(default=True)
+    helpful_yes: Mapped[int] = mapped_column(default=0)
+    helpful_no: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
+class HelpVote(db.Model):
+    """One "did this help?" answer per article and voter (an account, or a browser's random id)."""
+
+    __tablename__ = "help_vote"
+    __table_args__ = (UniqueConstraint("article_id", "voter"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("help_article.id"))
+    voter: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    helpful: Mapped[bool] = mapped_column()
+    from_ticket_form: Mapped[bool] = mapped_column(default=False)  # suggested while opening a ticket
+    created_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow)

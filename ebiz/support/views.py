@@ -63,6 +63,7 @@ def index():
 def new():
     user = _user()
     form = TicketForm()
+    form.subject.render_kw = {**(form.subject.render_kw or {}), "data-suggest-url": url_for("help.suggest")}
     if request.method == "GET":
         form.linked_kind.data = request.args.get("kind", "")[:20]
         form.linked_ref.data = request.args.get("ref", "")[:40]

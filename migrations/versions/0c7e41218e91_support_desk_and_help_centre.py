@@ -1,8 +1,8 @@
-"""support tickets
+"""support desk and help centre
 
 Revision ID: 0c7e41218e91
 Revises: 6a4c0d2f8e19
-Create Date: 2026-12-04 21:21:29.113872
+Create Date: 2026-12-04 21:25:17.225206
 
 """
 from alembic import op
@@ -25,6 +25,24 @@ def upgrade():
     sa.Column('body_ms', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_support_canned_reply')),
     sa.UniqueConstraint('title', name=op.f('uq_support_canned_reply_title'))
+    )
+    op.create_table('help_article',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('slug', sa.String(length=80), nullable=False),
+    sa.Column('topic', sa.String(length=20), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('title_ms', sa.String(length=200), nullable=False),
+    sa.Column('title_en', sa.String(length=200), nullable=False),
+    sa.Column('body_ms', sa.Text(), nullable=False),
+    sa.Column('body_en', sa.Text(), nullable=False),
+    sa.Column('published', sa.Boolean(), nullable=False),
+    sa.Column('helpful_yes', sa.Integer(), nullable=False),
+    sa.Column('helpful_no', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['user_account.id'], name=op.f('fk_help_article_updated_by_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_help_article')),
+    sa.UniqueConstraint('slug', name=op.f('uq_help_article_slug'))
     )
     op.create_table('support_ticket',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -71,6 +89,19 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_support_ticket_email'), ['email'], unique=False)
         batch_op.create_index('ix_support_ticket_queue', ['status', 'due_at'], unique=False)
 
+    op.create_table('help_vote',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('article_id', sa.Integer(), nullable=False),
+    sa.Column('voter', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('helpful', sa.Boolean(), nullable=False),
+    sa.Column('from_ticket_form', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['article_id'], ['help_article.id'], name=op.f('fk_help_vote_article_id_help_article')),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_help_vote_user_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_help_vote')),
+    sa.UniqueConstraint('article_id', 'voter', name=op.f('uq_help_vote_article_id_voter'))
+    )
     op.create_table('support_action',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=False),
@@ -144,6 +175,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_support_action_ticket_id'))
 
     op.drop_table('support_action')
+    op.drop_table('help_vote')
     with op.batch_alter_table('support_ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_support_ticket_queue')
         batch_op.drop_index(batch_op.f('ix_support_ticket_email'))
@@ -151,5 +183,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_support_ticket_assignee_id'))
 
     op.drop_table('support_ticket')
+    op.drop_table('help_article')
     op.drop_table('support_canned_reply')
     # ### end Alembic commands ###
