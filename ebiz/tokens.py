@@ -20,6 +20,7 @@ PURPOSES = {
     "migration": "EMAIL_CHANGE_MAX_AGE",
     "support-confirm": "SUPPORT_CONFIRM_MAX_AGE",
     "support-access": "SUPPORT_ACCESS_MAX_AGE",
+    "support-email-change": "EMAIL_CHANGE_MAX_AGE",
 }
 
 

@@ -93,3 +93,15 @@ class VoteForm(Form):
     helpful = SelectField(choices=[SelectChoice("yes", "yes"), SelectChoice("no", "no")],
                           validators=[DataRequired()])
     from_ticket = StringField(validators=[Optional(), Length(max=1)])
+
+
+class EmailChangeForm(Form):
+    identity_number = StringField(_l("The customer's MyKad or passport number"),
+                                  validators=[DataRequired(), Length(max=20)])
+    new_email = StringField(_l("New email address"), validators=[DataRequired(), Email(), Length(max=254)])
+
+
+class RefundForm(Form):
+    payment_ref = StringField(_l("Payment reference"), validators=[DataRequired(), Length(max=40)])
+    amount = StringField(_l("Amount to return (RM)"), validators=[DataRequired(), Length(max=20)])
+    note = StringField(_l("Why (kept with the refund)"), validators=[DataRequired(), Length(max=200)])

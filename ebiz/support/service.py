@@ -29,7 +29,8 @@ from sqlalchemy import func, or_, select, update
 
 from ..accounts import identity
 from ..accounts.models import Role, User
-from ..accounts.service import public_url
+from ..accounts.service import change_email_on_evidence, find_by_login, public_url
+from ..audit.models import AuditEvent
 from ..audit.service import record
 from ..clock import utcnow
 from ..delivery.service import adjust_allowance, entitlement_by_ref
@@ -39,8 +40,9 @@ from ..extensions import db
 from ..notifications.service import queue_mail
 from ..orders.service import order_for_owner
 from ..payments import service as payments
+from ..payments.models import RefundReason
 from ..refs import ALPHABET
-from ..tokens import TokenError, make_token, read_token
+from ..tokens import TokenError, fingerprint, make_token, read_token
 from . import workhours
 from .models import CATEGORIES, CannedReply, Ticket, TicketAction, TicketAttachment, TicketMessage
 
@@ -774,3 +776,91 @@ def find_tickets(q: str, limit: int = 50) -> list[Ticket]:
     return db.session.scalars(select(Ticket).where(or_(
         Ticket.reference == normalise_reference(q), func.lower(Ticket.email).like(like, escape="\\"),
         func.lower(Ticket.subject).like(like, escape="\\"))).order_by(Ticket.id.desc()).limit(limit)).all()
+
+
+IDENTITY_DOCUMENTS_NEEDED = 2  # a copy of the MyKad and a photo of the customer holding it
+
+
+def identity_documents(ticket: Ticket) -> list[TicketAttachment]:
+    return db.session.scalars(select(TicketAttachment).where(
+        TicketAttachment.ticket_id == ticket.id, TicketAttachment.is_identity.is_(True),
+        TicketAttachment.purged_at.is_(None)).order_by(TicketAttachment.id)).all()
+
+
+def request_email_change(ticket_ref: str | None, agent: User, *, identity_number: str, new_email: str,
+                         ip: str | None = None) -> str:
+    """The old address is lost: on the ticket's identity documents (both of them, looked at by this
+    agent), send a link to the new address; the change happens when it is opened."""
+    ticket = ticket_for_action(ticket_ref, agent, action="email_change", target=new_email)
+    docs = identity_documents(ticket)
+    if len(docs) < IDENTITY_DOCUMENTS_NEEDED:
+        raise ValidationError(_l("The ticket needs the customer's identity documents first: a copy of the "
+                                 "MyKad and a photo of them holding it."), field="identity_number")
+    looked = set(db.session.scalars(select(AuditEvent.target_id).where(
+        AuditEvent.action == "support.identity_document.viewed", AuditEvent.actor_id == agent.id,
+        AuditEvent.target_type == "TicketAttachment")))
+    if not all(str(d.id) in looked for d in docs):
+        raise ValidationError(_l("Open and check each identity document before acting on it."),
+                              field="identity_number")
+    user = find_by_login((identity_number or "").strip())
+    if user is None or user.is_staff or not (identity_number or "").strip() or "@" in identity_number:
+        raise ValidationError(_l("No customer has this identity number."), field="identity_number")
+    email_n = identity.normalise_email(new_email or "", field="new_email")
+    if db.session.scalar(select(User.id).where(User.email == email_n, User.id != user.id)) is not None:
+        raise ValidationError(_l("An account with this email already exists."), field="new_email")
+    token = make_token("support-email-change", {"u": user.id, "e": email_n, "t": ticket.reference,
+                                                "fp": fingerprint(user.id, user.email)})
+    _message(ticket, kind="system", author=agent,
+             body=f"Email change for account {user.id} to {email_n} requested; confirmation link sent.")
+    record("support.action.email_change_requested", actor=agent, target=ticket, ip=ip, reference=ticket.reference,
+           user_id=user.id, new_email=email_n, documents=[d.id for d in docs])
+    with force_locale(ticket.locale):
+        queue_mail(email_n, str(_l("[%(ref)s] Confirm your new eBiz email address", ref=ticket.reference)),
+                   "support_email_change", ticket=ticket, user=user, new_email=email_n,
+                   link=_public_url("support.confirm_email_change", token=token))
+    return email_n
+
+
+def confirm_email_change(token: str, *, ip: str | None = None) -> User:
+    try:
+        data = read_token("support-email-change", token)
+    except TokenError as exc:
+        if exc.reason == "expired":
+            raise ValidationError(_l("This link has expired. Ask for a new one.")) from None
+        raise ValidationError(_l("This link is not valid.")) from None
+    user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
+    ticket = db.session.scalar(select(Ticket).where(Ticket.reference == data.get("t")))
+    if user is None or ticket is None or data.get("fp") != fingerprint(user.id, user.email):
+        raise ValidationError(_l("This link was already used or is no longer valid."))
+    if ticket.status not in ACTIVE:
+        raise ValidationError(_l("This link was already used or is no longer valid."))
+    agent_id = ticket.assignee_id
+    user = change_email_on_evidence(user.id, data["e"], actor_id=agent_id, evidence=ticket.reference, ip=ip)
+    db.session.execute(update(TicketAction).where(TicketAction.ticket_id == ticket.id,
+                                                  TicketAction.action == "email_change",
+                                                  TicketAction.completed_at.is_(None))
+                       .values(completed_at=utcnow()).execution_options(synchronize_session=False))
+    _message(ticket, kind="system", author=None, body=f"The new address {user.email} was confirmed and is now "
+                                                     f"the account's email.")
+    return user
+
+
+def refund_payment(ticket_ref: str | None, agent: User, *, payment_ref: str, amount_sen: int, note: str,
+                   ip: str | None = None):
+    """Put money the customer paid (and should have back) on the staff refund queue, from the ticket.
+    One refund per ticket and payment (its idempotency key); never more than was paid in all."""
+    ticket = ticket_for_action(ticket_ref, agent, action="payment_refund", target=payment_ref)
+    intent = _ticket_payment(ticket, agent, payment_ref)
+    if intent.status != "succeeded":
+        raise ValidationError(_l("Only a payment the bank confirmed can be refunded. Requery it first."),
+                              field="payment_ref")
+    if not (note or "").strip():
+        raise ValidationError(_l("This field is required."), field="note")
+    refund = payments.queue_refund(intent, amount_sen, RefundReason.SUPPORT_TICKET,
+                                   f"{ticket.reference}: {note.strip()}"[:300],
+                                   key=f"support:{ticket.reference}:{intent.reference}")
+    _message(ticket, kind="system", author=agent,
+             body=f"Refund {refund.reference} of {amount_sen} sen queued for payment {intent.reference}.")
+    record("support.action.payment_refund", actor=agent, target=ticket, ip=ip, reference=ticket.reference,
+           payment=intent.reference, refund=refund.reference, amount_sen=amount_sen)
+    return refund

@@ -13,15 +13,18 @@ from ..admin.forms import LookupForm
 from ..errors import EbizError, NotFound
 from ..extensions import db
 from ..forms import show_error
+from ..money import MoneyFormatError, parse_ringgit
 from . import service
 from .forms import (
     AgentReplyForm,
     AllowanceForm,
     AssignForm,
     CannedForm,
+    EmailChangeForm,
     MergeForm,
     NoteForm,
     RatingForm,
+    RefundForm,
     ReplyForm,
     RequeryForm,
     TicketForm,
@@ -202,14 +205,15 @@ def _agent_forms(ticket, **overrides):
     assign.assignee.choices = [SelectChoice("", "—")] + [SelectChoice(str(a.id), a.full_name)
                                                          for a in service.agents()]
     forms = {"reply_form": AgentReplyForm(), "note_form": NoteForm(), "assign_form": assign,
-             "merge_form": MergeForm(), "allowance_form": AllowanceForm(), "requery_form": RequeryForm()}
+             "merge_form": MergeForm(), "allowance_form": AllowanceForm(), "requery_form": RequeryForm(),
+             "email_form": EmailChangeForm(), "refund_form": RefundForm()}
     forms.update(overrides)
     return forms
 
 
 def _agent_page(ticket, status: int = 200, **overrides):
     return render_template("support/agent_ticket.html", ticket=ticket, canned=service.canned_replies(),
-                           actions=service.actions_of(ticket),
+                           actions=service.actions_of(ticket), identity_docs=service.identity_documents(ticket),
                            others=service.customers_tickets_for_agent(ticket.customer_id)
                            if ticket.customer_id else [],
                            customer=accounts.get_user(ticket.customer_id) if ticket.customer_id else None,
@@ -293,6 +297,40 @@ def agent_requery(ref: str):
     return _act(ref, "requery_form", RequeryForm(), lambda t, f: service.requery_payment(
         t.reference, _me(), payment_ref=f.payment_ref.data, ip=request.remote_addr),
         _("The payment was checked with the bank; see the ticket's history for the answer."))
+
+
+@bp.post("/desk/t/<ref>/email-change")
+@roles_required(Role.SUPPORT, Role.ADMIN)
+def agent_email_change(ref: str):
+    return _act(ref, "email_form", EmailChangeForm(), lambda t, f: service.request_email_change(
+        t.reference, _me(), identity_number=f.identity_number.data, new_email=f.new_email.data,
+        ip=request.remote_addr), _("A confirmation link was sent to the new address."))
+
+
+@bp.post("/desk/t/<ref>/refund")
+@roles_required(Role.SUPPORT, Role.ADMIN)
+def agent_refund(ref: str):
+    def run(t, f):
+        try:
+            amount = parse_ringgit(f.amount.data)
+        except MoneyFormatError:
+            raise service.ValidationError(_("Enter an amount in ringgit, such as 12.50."), field="amount") from None
+        service.refund_payment(t.reference, _me(), payment_ref=f.payment_ref.data, amount_sen=amount,
+                               note=f.note.data, ip=request.remote_addr)
+
+    return _act(ref, "refund_form", RefundForm(), run, _("The refund is on the refund queue."))
+
+
+@bp.get("/email/<token>")
+def confirm_email_change(token: str):
+    try:
+        service.confirm_email_change(token, ip=request.remote_addr)
+    except EbizError as exc:
+        db.session.rollback()
+        return render_template("support/link_error.html", message=exc.message), 400
+    db.session.commit()
+    flash(_("Your new email address is confirmed. Sign in with it."), "success")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.get("/desk/t/<ref>/files/<token>")

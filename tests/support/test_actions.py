@@ -109,3 +109,91 @@ def test_the_seam_for_other_domains(app):
         service.ticket_reference_for_action(None, agent, "company_rep_change")
     with pytest.raises(service.Forbidden):
         service.ticket_reference_for_action(ticket.reference, customer, "company_rep_change")
+
+
+def _email_change_ticket(app, agent, *, docs: int = 2):
+    """An anonymous ticket from the customer's new address, with `docs` identity documents, assigned."""
+    from .helpers import PDF, PNG, upload
+
+    ticket = service.open_ticket(customer=None, name="Aminah", email="baru@contoh.my", category="account",
+                                 subject="Lost my old email", body="My old address is gone",
+                                 email_confirmed=True, locale="en",
+                                 uploads=[upload(PDF, "mykad.pdf", True), upload(PNG, "holding.png", True)][:docs])
+    service.assign(ticket, agent, agent)
+    db.session.commit()
+    return ticket
+
+
+def test_email_change_needs_its_ticket_the_evidence_and_the_new_address_link(app, client):
+    from ebiz.notifications.models import OutboxMessage
+    from ebiz.support.models import TicketAttachment
+
+    customer = make_user(email="lama@contoh.my")
+    agent = make_user(role=Role.SUPPORT)
+    with pytest.raises(service.TicketRequired):
+        service.request_email_change(None, agent, identity_number=customer.mykad, new_email="baru@contoh.my")
+    db.session.rollback()
+    thin = _email_change_ticket(app, agent, docs=1)
+    with pytest.raises(ValidationError):  # one document is not enough
+        service.request_email_change(thin.reference, agent, identity_number=customer.mykad,
+                                     new_email="baru@contoh.my")
+    db.session.rollback()
+    ticket = _email_change_ticket(app, agent)
+    with pytest.raises(ValidationError):  # the agent has not looked at the documents
+        service.request_email_change(ticket.reference, agent, identity_number=customer.mykad,
+                                     new_email="baru@contoh.my")
+    db.session.rollback()
+    desk = app.test_client()
+    sign_in(desk, agent)
+    for att in db.session.scalars(select(TicketAttachment).where(TicketAttachment.ticket_id == ticket.id)):
+        r = desk.get(f"/support/desk/t/{ticket.reference}/files/{att.token}")
+        assert r.status_code == 200
+        r.close()
+    page = f"/support/desk/t/{ticket.reference}"
+    r = desk.post(f"{page}/email-change", data={"csrf_token": csrf(desk, page), "identity_number": "900101149999",
+                                                 "new_email": "baru@contoh.my"})
+    assert r.status_code == 400 and "No customer has this identity number." in r.get_data(as_text=True)
+    r = desk.post(f"{page}/email-change", data={"csrf_token": csrf(desk, page), "identity_number": customer.mykad,
+                                                 "new_email": "baru@contoh.my"})
+    assert r.status_code == 302
+    db.session.refresh(customer)
+    assert customer.email == "lama@contoh.my"  # nothing changes until the new address confirms
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == "baru@contoh.my")
+                              .order_by(OutboxMessage.id.desc())).first()
+    token = mail.body_text.split("/support/email/")[1].split()[0]
+    r = client.get(f"/support/email/{token}")
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert customer.email == "baru@contoh.my"
+    changed = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "account.email_changed"))
+    assert changed.actor_id == agent.id and changed.details["evidence"] == ticket.reference
+    assert client.get(f"/support/email/{token}").status_code == 400  # used once
+    action = db.session.scalar(select(TicketAction).where(TicketAction.action == "email_change",
+                                                          TicketAction.ticket_id == ticket.id))
+    assert action.completed_at is not None
+
+
+def test_refund_goes_through_the_refund_queue_from_its_ticket_once(app, client, sandbox_db):
+    from ebiz.payments.models import RefundRequest
+
+    user = make_user(tier=Tier.PRIMARY)
+    intent, url = start_topup(app, client, user, 2000)
+    submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="00", callback_mode="drop")
+    agent = make_user(role=Role.SUPPORT)
+    ticket = _assigned(user, agent)
+    with pytest.raises(ValidationError):  # not confirmed by the bank yet
+        service.refund_payment(ticket.reference, agent, payment_ref=intent.reference, amount_sen=2000, note="x")
+    db.session.rollback()
+    service.requery_payment(ticket.reference, agent, payment_ref=intent.reference)
+    db.session.commit()
+    with pytest.raises(service.TicketRequired):
+        service.refund_payment(None, agent, payment_ref=intent.reference, amount_sen=500, note="double")
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(RefundRequest)) == 0
+    first = service.refund_payment(ticket.reference, agent, payment_ref=intent.reference, amount_sen=500,
+                                   note="paid twice")
+    again = service.refund_payment(ticket.reference, agent, payment_ref=intent.reference, amount_sen=500,
+                                   note="paid twice")
+    db.session.commit()
+    assert first.id == again.id and first.reason_code == "support_ticket" and first.amount_sen == 500
+    assert db.session.scalar(select(func.count()).select_from(RefundRequest)) == 1
