@@ -24,4 +24,7 @@ def seed_all() -> list[str]:
     from .orders import demo as orders_demo  # last: it buys from the catalogue with a wallet
 
     lines += orders_demo.seed()
+    from .support import demo as support_demo  # after the customers and staff it writes tickets for
+
+    lines += support_demo.seed()
     return lines

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from flask import current_app, has_request_context
@@ -32,7 +32,7 @@ from ..accounts.models import Role, User
 from ..accounts.service import change_email_on_evidence, find_by_login, public_url
 from ..audit.models import AuditEvent
 from ..audit.service import record
-from ..clock import utcnow
+from ..clock import from_local, utcnow
 from ..delivery.service import adjust_allowance, entitlement_by_ref
 from ..delivery.storage import get_storage
 from ..errors import Conflict, EbizError, Forbidden, NotFound, ValidationError
@@ -864,3 +864,66 @@ def refund_payment(ticket_ref: str | None, agent: User, *, payment_ref: str, amo
     record("support.action.payment_refund", actor=agent, target=ticket, ip=ip, reference=ticket.reference,
            payment=intent.reference, refund=refund.reference, amount_sen=amount_sen)
     return refund
+
+
+# -- the monthly report ------------------------------------------------------------------------------
+
+@dataclass
+class CategoryFigures:
+    category: str
+    opened: int = 0
+    answered: int = 0
+    first_met: int = 0
+    resolved: int = 0
+    resolution_met: int = 0
+    rated: int = 0
+    rating_sum: int = 0
+
+    @staticmethod
+    def pct(part: int, whole: int) -> int | None:
+        return round(100 * part / whole) if whole else None
+
+    @property
+    def first_pct(self):
+        return self.pct(self.first_met, self.answered)
+
+    @property
+    def resolution_pct(self):
+        return self.pct(self.resolution_met, self.resolved)
+
+    @property
+    def rating(self) -> float | None:
+        return round(self.rating_sum / self.rated, 1) if self.rated else None
+
+
+def month_bounds(year: int, month: int):
+    """The month in Malaysian time, as naive UTC bounds [start, end)."""
+    start = from_local(datetime(year, month, 1))
+    end = from_local(datetime(year + (month == 12), month % 12 + 1, 1))
+    return start, end
+
+
+def monthly_report(year: int, month: int) -> list[CategoryFigures]:
+    """Per category, for tickets opened in the month (merged duplicates left out): how many were
+    answered within the first-response SLA, resolved within the resolution SLA, and the ratings."""
+    start, end = month_bounds(year, month)
+    rows = db.session.execute(select(
+        Ticket.category, Ticket.first_responded_at, Ticket.first_response_due, Ticket.resolved_at,
+        Ticket.resolution_due, Ticket.rating, Ticket.closed_at).where(
+        Ticket.created_at >= start, Ticket.created_at < end, Ticket.merged_into_id.is_(None),
+        Ticket.email_confirmed_at.is_not(None))).all()
+    figures = {c: CategoryFigures(c) for c in CATEGORIES}
+    for cat, responded, first_due, resolved, res_due, rating, closed in rows:
+        f = figures[cat]
+        f.opened += 1
+        if responded is not None:
+            f.answered += 1
+            f.first_met += responded <= first_due
+        done = resolved or closed
+        if done is not None:
+            f.resolved += 1
+            f.resolution_met += done <= res_due
+        if rating is not None:
+            f.rated += 1
+            f.rating_sum += rating
+    return list(figures.values())

@@ -1,6 +1,9 @@
 """The support desk's pages: customers at /support, agents at /support/desk."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+import csv
+import io
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -10,6 +13,7 @@ from ..accounts import service as accounts
 from ..accounts.decorators import roles_required
 from ..accounts.models import Role
 from ..admin.forms import LookupForm
+from ..clock import to_local, utcnow
 from ..errors import EbizError, NotFound
 from ..extensions import db
 from ..forms import show_error
@@ -365,3 +369,38 @@ def canned():
             return redirect(url_for("support.canned"))
     return render_template("support/canned.html", form=form, replies=service.canned_replies()), \
         400 if form.errors else 200
+
+
+def _report_month() -> tuple[int, int]:
+    text = request.args.get("month", "")[:7]
+    try:
+        year, month = (int(x) for x in text.split("-"))
+        if 2000 <= year <= 2100 and 1 <= month <= 12:
+            return year, month
+    except ValueError:
+        pass
+    now = to_local(utcnow())
+    return now.year, now.month
+
+
+@bp.get("/desk/report")
+@roles_required(Role.SUPPORT, Role.ADMIN)
+def report():
+    year, month = _report_month()
+    figures = service.monthly_report(year, month)
+    return render_template("support/report.html", figures=figures, month=f"{year:04d}-{month:02d}")
+
+
+@bp.get("/desk/report.csv")
+@roles_required(Role.SUPPORT, Role.ADMIN)
+def report_csv():
+    year, month = _report_month()
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["month", "category", "opened", "answered", "first_response_within_sla", "resolved",
+                "resolved_within_sla", "rated", "average_rating"])
+    for f in service.monthly_report(year, month):
+        w.writerow([f"{year:04d}-{month:02d}", f.category, f.opened, f.answered, f.first_met, f.resolved,
+                    f.resolution_met, f.rated, "" if f.rating is None else f.rating])
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="support-{year:04d}-{month:02d}.csv"'})
