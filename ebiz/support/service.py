@@ -36,7 +36,7 @@ from ..clock import from_local, utcnow
 from ..delivery.service import adjust_allowance, entitlement_by_ref
 from ..delivery.storage import get_storage
 from ..errors import Conflict, EbizError, Forbidden, NotFound, ValidationError
-from ..extensions import db
+from ..extensions import begin_write, db
 from ..notifications.service import queue_mail
 from ..orders.service import order_for_owner
 from ..payments import service as payments
@@ -136,6 +136,16 @@ def normalise_reference(ref: str) -> str:
     if len(s) == 11 and s[7] != "-":
         s = s[:7] + "-" + s[7:]
     return s[:12]
+
+
+def lock(ticket: Ticket) -> Ticket:
+    """The ticket's row, locked until the commit (PostgreSQL; SQLite's write transaction already
+    serialises writers), re-read: two requests acting on one ticket take turns."""
+    begin_write()
+    q = select(Ticket).where(Ticket.id == ticket.id).execution_options(populate_existing=True)
+    if db.engine.dialect.name == "postgresql":
+        q = q.with_for_update()
+    return db.session.scalars(q).one()
 
 
 def transition(ticket: Ticket, event: str) -> str:
@@ -443,6 +453,7 @@ def customer_reply(ticket: Ticket, *, author: User | None, body: str, uploads: l
     body = (body or "").strip()
     if not body:
         raise ValidationError(_l("This field is required."), field="body")
+    ticket = lock(ticket)
     if ticket.status == "resolved":
         limit = ticket.resolved_at + timedelta(days=int(_cfg("SUPPORT_REOPEN_DAYS")))
         if utcnow() > limit:
@@ -472,6 +483,7 @@ def agent_reply(ticket: Ticket, agent: User, *, body: str, next_status: str = "w
         raise ValidationError(_l("This field is required."), field="body")
     if next_status not in NEXT_STATUS:
         raise ValidationError(_l("Not a valid choice."), field="next_status")
+    ticket = lock(ticket)
     if ticket.status not in ACTIVE:
         raise Conflict(_l("This ticket is %(status)s: that cannot be done now.",
                           status=STATUS_LABELS[ticket.status]))
@@ -505,6 +517,7 @@ def assign(ticket: Ticket, agent: User, assignee: User | None, *, ip: str | None
     _require_agent(agent)
     if assignee is not None and not is_agent(assignee):
         raise ValidationError(_l("Choose a support agent."), field="assignee")
+    ticket = lock(ticket)
     if ticket.status not in ACTIVE:
         raise Conflict(_l("This ticket is %(status)s: that cannot be done now.",
                           status=STATUS_LABELS[ticket.status]))
@@ -546,6 +559,7 @@ def merge(ticket: Ticket, into_ref: str, agent: User, *, ip: str | None = None) 
 
 def rate(ticket: Ticket, customer: User | None, *, rating: int, comment: str = "", ip: str | None = None) -> Ticket:
     """The customer's 1-5 rating once the ticket is resolved (or closed); given once."""
+    ticket = lock(ticket)
     if ticket.status not in ("resolved", "closed"):
         raise Conflict(_l("You can rate a request once it is resolved."))
     if ticket.rating is not None:
@@ -703,6 +717,8 @@ def ticket_for_action(ticket_ref: str | None, agent: User, *, action: str, targe
     if not ticket_ref:
         raise TicketRequired(field="ticket")
     ticket = db.session.scalar(select(Ticket).where(Ticket.reference == normalise_reference(ticket_ref)))
+    if ticket is not None:
+        ticket = lock(ticket)  # one ticket-backed action at a time on a ticket
     if ticket is None or ticket.status not in ACTIVE or ticket.assignee_id != agent.id:
         raise TicketRequired(field="ticket")
     db.session.add(TicketAction(ticket_id=ticket.id, actor_id=agent.id, action=action[:40],
@@ -828,8 +844,11 @@ def confirm_email_change(token: str, *, ip: str | None = None) -> User:
         if exc.reason == "expired":
             raise ValidationError(_l("This link has expired. Ask for a new one.")) from None
         raise ValidationError(_l("This link is not valid.")) from None
-    user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
     ticket = db.session.scalar(select(Ticket).where(Ticket.reference == data.get("t")))
+    if ticket is not None:
+        ticket = lock(ticket)  # a link opened twice at once: the second waits, then sees the new address
+    user = db.session.scalars(select(User).where(User.id == data.get("u")).execution_options(
+        populate_existing=True)).first() if isinstance(data.get("u"), int) else None
     if user is None or ticket is None or data.get("fp") != fingerprint(user.id, user.email):
         raise ValidationError(_l("This link was already used or is no longer valid."))
     if ticket.status not in ACTIVE:
