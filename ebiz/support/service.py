@@ -254,8 +254,7 @@ def open_ticket(*, customer: User | None, name: str, email: str | None, category
     db.session.flush()
     msg = _message(ticket, kind="customer", author=customer, body=body, via=channel,
                    email_message_id=email_message_id)
-    for up in uploads or []:
-        add_attachment(ticket, msg, up, uploader=customer)
+    _attach_all(ticket, msg, uploads, customer)
     record("support.ticket.opened", actor=customer, target=ticket, ip=ip, reference=ticket.reference,
            category=category, channel=channel)
     if confirmed is None:
@@ -404,6 +403,19 @@ def sniff(head: bytes) -> tuple[str, str] | None:
     return None
 
 
+def _attach_all(ticket: Ticket, message: TicketMessage, uploads: list[Upload] | None, uploader) -> None:
+    """Store every upload, or none: when one is refused, the files already stored go again (the
+    transaction that would have recorded them is rolled back by the caller)."""
+    done: list[TicketAttachment] = []
+    try:
+        for up in uploads or []:
+            done.append(add_attachment(ticket, message, up, uploader=uploader))
+    except Exception:
+        for att in done:
+            get_storage().delete(att.storage_key)
+        raise
+
+
 def add_attachment(ticket: Ticket, message: TicketMessage | None, upload: Upload, *, uploader) -> TicketAttachment:
     head = upload.stream.read(16)
     kind = sniff(head)
@@ -464,8 +476,7 @@ def customer_reply(ticket: Ticket, *, author: User | None, body: str, uploads: l
     reopened = ticket.status == "resolved"
     transition(ticket, "customer_reply")
     msg = _message(ticket, kind="customer", author=author, body=body, via=via, email_message_id=email_message_id)
-    for up in uploads or []:
-        add_attachment(ticket, msg, up, uploader=author)
+    _attach_all(ticket, msg, uploads, author)
     record("support.ticket.customer_reply", actor=author, target=ticket, ip=ip, reference=ticket.reference,
            via=via, reopened=reopened)
     return msg
@@ -493,8 +504,7 @@ def agent_reply(ticket: Ticket, agent: User, *, body: str, next_status: str = "w
         ticket.first_responded_at = utcnow()
     transition(ticket, NEXT_STATUS[next_status])
     msg = _message(ticket, kind="agent", author=agent, body=body)
-    for up in uploads or []:
-        add_attachment(ticket, msg, up, uploader=agent)
+    _attach_all(ticket, msg, uploads, agent)
     record("support.ticket.agent_reply", actor=agent, target=ticket, ip=ip, reference=ticket.reference,
            status=ticket.status)
     _mail(ticket, _l("[%(ref)s] %(subject)s", ref=ticket.reference, subject=ticket.subject), "support_reply",

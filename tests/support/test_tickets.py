@@ -2,6 +2,7 @@
 
 import io
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -103,6 +104,13 @@ def test_attachments_are_checked_by_content_and_size(app):
                             uploads=[upload(PNG + b"\x00" * 2000, "big.png")])
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+    # A good file before a refused one is not left behind in storage.
+    before = sorted(p for p in Path(app.config["STORAGE_DIR"]).rglob("*") if p.is_file())
+    with pytest.raises(ValidationError):
+        service.open_ticket(customer=user, name="", email=None, category="downloads", subject="s", body="b",
+                            uploads=[upload(PNG, "ok.png"), upload(b"GIF89a", "no.gif")])
+    db.session.rollback()
+    assert sorted(p for p in Path(app.config["STORAGE_DIR"]).rglob("*") if p.is_file()) == before
     ticket = open_ticket(user, uploads=[upload(PNG, "screen")])
     att = db.session.scalar(select(TicketAttachment))
     assert (att.content_type, att.filename, att.ticket_id) == ("image/png", "screen.png", ticket.id)
