@@ -105,3 +105,7 @@ class RefundForm(Form):
     payment_ref = StringField(_l("Payment reference"), validators=[DataRequired(), Length(max=40)])
     amount = StringField(_l("Amount to return (RM)"), validators=[DataRequired(), Length(max=20)])
     note = StringField(_l("Why (kept with the refund)"), validators=[DataRequired(), Length(max=200)])
+
+
+class RoutingForm(Form):
+    """Checkboxes named r-<agent id> with a category as value; read from the request by the view."""

@@ -164,3 +164,15 @@ class HelpVote(db.Model):
     helpful: Mapped[bool] = mapped_column()
     from_ticket_form: Mapped[bool] = mapped_column(default=False)  # suggested while opening a ticket
     created_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow)
+
+
+class AgentCategory(db.Model):
+    """An agent handles a category: new tickets of it are routed to the least-loaded such agent."""
+
+    __tablename__ = "support_agent_category"
+    __table_args__ = (UniqueConstraint("agent_id", "category"),
+                      CheckConstraint(_in("category", CATEGORIES), name="category"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    category: Mapped[str] = mapped_column(String(20))

@@ -44,7 +44,7 @@ from ..payments.models import RefundReason
 from ..refs import ALPHABET
 from ..tokens import TokenError, fingerprint, make_token, read_token
 from . import workhours
-from .models import CATEGORIES, CannedReply, Ticket, TicketAction, TicketAttachment, TicketMessage
+from .models import CATEGORIES, AgentCategory, CannedReply, Ticket, TicketAction, TicketAttachment, TicketMessage
 
 # Working hours to first response and to resolution, per category.
 CATEGORY_SLA = {
@@ -257,6 +257,7 @@ def open_ticket(*, customer: User | None, name: str, email: str | None, category
     _attach_all(ticket, msg, uploads, customer)
     record("support.ticket.opened", actor=customer, target=ticket, ip=ip, reference=ticket.reference,
            category=category, channel=channel)
+    route(ticket)
     if confirmed is None:
         token = make_token("support-confirm", {"t": ticket.reference, "e": email})
         _mail(ticket, _l("Confirm your email for support request %(ref)s", ref=ticket.reference),
@@ -302,6 +303,7 @@ def confirm_email(token: str, *, ip: str | None = None) -> Ticket:
     if ticket.email_confirmed_at is None:
         ticket.email_confirmed_at = utcnow()
         record("support.ticket.email_confirmed", target=ticket, ip=ip, reference=ticket.reference)
+        route(ticket)
     return ticket
 
 
@@ -618,6 +620,59 @@ def agents() -> list[User]:
                               .order_by(User.full_name)).all()
 
 
+def _load() -> dict[int, int]:
+    """Active tickets per assigned agent."""
+    return dict(db.session.execute(select(Ticket.assignee_id, func.count()).where(
+        Ticket.status.in_(ACTIVE), Ticket.assignee_id.is_not(None)).group_by(Ticket.assignee_id)).all())
+
+
+def handlers(category: str) -> list[User]:
+    """Active support agents who handle `category`."""
+    return db.session.scalars(select(User).join(AgentCategory, AgentCategory.agent_id == User.id).where(
+        AgentCategory.category == category, User.role == Role.SUPPORT, User.active.is_(True))
+        .order_by(User.id)).all()
+
+
+def route(ticket: Ticket) -> User | None:
+    """Give a ticket that entered the queue (confirmed, unassigned) to the least-loaded agent who
+    handles its category; none handles it: it waits in the unassigned queue."""
+    if ticket.assignee_id is not None or ticket.email_confirmed_at is None:
+        return None
+    candidates = handlers(ticket.category)
+    if not candidates:
+        return None
+    load = _load()
+    agent = min(candidates, key=lambda a: (load.get(a.id, 0), a.id))
+    ticket.assignee_id = agent.id
+    record("support.ticket.routed", target=ticket, reference=ticket.reference, agent=agent.id,
+           category=ticket.category)
+    return agent
+
+
+def routing_table() -> dict[int, set[str]]:
+    table: dict[int, set[str]] = {}
+    for agent_id, category in db.session.execute(select(AgentCategory.agent_id, AgentCategory.category)):
+        table.setdefault(agent_id, set()).add(category)
+    return table
+
+
+def set_routing(actor: User, table: dict[int, set[str]], *, ip: str | None = None) -> None:
+    """Replace who handles which category (administrators)."""
+    if not actor.has_role(Role.ADMIN):
+        raise Forbidden()
+    valid = {a.id for a in agents()}
+    for agent_id, cats in table.items():
+        if agent_id not in valid or not set(cats) <= set(CATEGORIES):
+            raise ValidationError(_l("Not a valid choice."))
+    db.session.execute(AgentCategory.__table__.delete())
+    for agent_id, cats in sorted(table.items()):
+        for cat in sorted(cats):
+            db.session.add(AgentCategory(agent_id=agent_id, category=cat))
+    db.session.flush()
+    record("support.routing.changed", actor=actor, ip=ip,
+           table={str(k): sorted(v) for k, v in sorted(table.items())})
+
+
 def canned_replies() -> list[CannedReply]:
     return db.session.scalars(select(CannedReply).order_by(CannedReply.title)).all()
 
@@ -647,12 +702,12 @@ def escalate(now=None) -> list[str]:
                               Ticket.escalated_at.is_(None))
          .order_by(Ticket.id).with_for_update(skip_locked=True))
     due = db.session.scalars(q).all()
-    load = dict(db.session.execute(select(Ticket.assignee_id, func.count()).where(
-        Ticket.status.in_(ACTIVE), Ticket.assignee_id.is_not(None)).group_by(Ticket.assignee_id)).all())
+    load = _load()
     staff = agents()
     flagged = []
     for ticket in due:
-        others = [a for a in staff if a.id != ticket.assignee_id]
+        others = [a for a in handlers(ticket.category) if a.id != ticket.assignee_id] or \
+            [a for a in staff if a.id != ticket.assignee_id]
         new = min(others, key=lambda a: (load.get(a.id, 0), a.id)) if others else None
         before = ticket.assignee_id
         if new is not None:

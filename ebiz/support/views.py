@@ -31,6 +31,7 @@ from .forms import (
     RefundForm,
     ReplyForm,
     RequeryForm,
+    RoutingForm,
     TicketForm,
 )
 
@@ -404,3 +405,24 @@ def report_csv():
                     f.resolution_met, f.rated, "" if f.rating is None else f.rating])
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="support-{year:04d}-{month:02d}.csv"'})
+
+
+@bp.route("/desk/routing", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def routing():
+    form = RoutingForm()
+    staff = service.agents()
+    if form.validate_on_submit():
+        table = {}
+        for agent in staff:
+            table[agent.id] = set(request.form.getlist(f"r-{agent.id}"))
+        try:
+            service.set_routing(_me(), table, ip=request.remote_addr)
+        except EbizError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            db.session.commit()
+            flash(_("Routing was saved."), "success")
+            return redirect(url_for("support.routing"))
+    return render_template("support/routing.html", form=form, agents=staff, table=service.routing_table())

@@ -2,7 +2,7 @@
 
 Revision ID: 0c7e41218e91
 Revises: 6a4c0d2f8e19
-Create Date: 2026-12-04 21:25:17.225206
+Create Date: 2026-12-04 21:50:20.080093
 
 """
 from alembic import op
@@ -44,6 +44,18 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_help_article')),
     sa.UniqueConstraint('slug', name=op.f('uq_help_article_slug'))
     )
+    op.create_table('support_agent_category',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agent_id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.String(length=20), nullable=False),
+    sa.CheckConstraint("category IN ('account', 'payment', 'products', 'downloads', 'applications', 'counters', 'complaints')", name=op.f('ck_support_agent_category_category')),
+    sa.ForeignKeyConstraint(['agent_id'], ['user_account.id'], name=op.f('fk_support_agent_category_agent_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_support_agent_category')),
+    sa.UniqueConstraint('agent_id', 'category', name=op.f('uq_support_agent_category_agent_id_category'))
+    )
+    with op.batch_alter_table('support_agent_category', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_support_agent_category_agent_id'), ['agent_id'], unique=False)
+
     op.create_table('support_ticket',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reference', sa.String(length=12), nullable=False),
@@ -183,6 +195,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_support_ticket_assignee_id'))
 
     op.drop_table('support_ticket')
+    with op.batch_alter_table('support_agent_category', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_support_agent_category_agent_id'))
+
+    op.drop_table('support_agent_category')
     op.drop_table('help_article')
     op.drop_table('support_canned_reply')
     # ### end Alembic commands ###

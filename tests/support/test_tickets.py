@@ -306,3 +306,32 @@ def test_escalate_flags_reassigns_and_mails_the_lead_once(app):
     assert service.escalate(later) == []
     db.session.commit()
     assert len(_mails(app.config["SUPPORT_TEAM_LEAD_EMAIL"])) == 1
+
+
+def test_routing_gives_a_new_ticket_to_the_least_busy_agent_of_its_category(app, client):
+    customer = make_user()
+    busy, free, other = (make_user(role=Role.SUPPORT) for _ in range(3))
+    admin = make_user(role=Role.ADMIN)
+    unrouted = open_ticket(customer, category="payment")
+    assert unrouted.assignee_id is None  # nobody handles payments yet
+    sign_in(client, admin)
+    token = csrf(client, "/support/desk/routing")
+    client.post("/support/desk/routing", data={"csrf_token": token, f"r-{busy.id}": ["payment", "downloads"],
+                                               f"r-{free.id}": "payment", f"r-{other.id}": "complaints"})
+    assert service.routing_table() == {busy.id: {"payment", "downloads"}, free.id: {"payment"},
+                                       other.id: {"complaints"}}
+    first = open_ticket(customer, category="payment")
+    second = open_ticket(customer, category="payment")
+    third = open_ticket(customer, category="downloads")
+    assert (first.assignee_id, second.assignee_id, third.assignee_id) == (busy.id, free.id, busy.id)
+    # An anonymous ticket is routed once its email is confirmed, not before.
+    anon = service.open_ticket(customer=None, name="A", email="a@contoh.my", category="complaints", subject="s",
+                               body="b")
+    assert anon.assignee_id is None
+    token = service.make_token("support-confirm", {"t": anon.reference, "e": "a@contoh.my"})
+    service.confirm_email(token)
+    assert anon.assignee_id == other.id
+    db.session.commit()
+    agent_client = app.test_client()
+    sign_in(agent_client, busy)
+    assert agent_client.get("/support/desk/routing").status_code == 403  # administrators set routing
