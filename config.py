@@ -131,6 +131,7 @@ class Config:
     SUPPORT_HOLIDAY_SUBDIV = os.environ.get("SUPPORT_HOLIDAY_SUBDIV", "KUL")
     SUPPORT_ADDRESS = os.environ.get("SUPPORT_ADDRESS", "support@ebiz.example.my")
     SUPPORT_TEAM_LEAD_EMAIL = os.environ.get("SUPPORT_TEAM_LEAD_EMAIL", "support-lead@ebiz.example.my")
+    SUPPORT_OPEN_RATE_LIMIT = os.environ.get("SUPPORT_OPEN_RATE_LIMIT", "10 per hour")  # tickets opened per IP
     SUPPORT_ATTACHMENT_MAX_BYTES = _int("SUPPORT_ATTACHMENT_MAX_BYTES", 5 * 1024**2)
     SUPPORT_REOPEN_DAYS = _int("SUPPORT_REOPEN_DAYS", 14)
     SUPPORT_CONFIRM_MAX_AGE = _int("SUPPORT_CONFIRM_MAX_AGE", 3 * 24 * 3600)  # an anonymous ticket's email link

@@ -3,7 +3,7 @@
 import csv
 import io
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,7 +15,7 @@ from ..accounts.models import Role
 from ..admin.forms import LookupForm
 from ..clock import to_local, utcnow
 from ..errors import EbizError, NotFound
-from ..extensions import db
+from ..extensions import db, limiter
 from ..forms import show_error
 from ..money import MoneyFormatError, parse_ringgit
 from . import service
@@ -67,7 +67,12 @@ def index():
     return render_template("support/index.html", tickets=tickets)
 
 
+def _open_limit() -> str:
+    return current_app.config["SUPPORT_OPEN_RATE_LIMIT"]
+
+
 @bp.route("/new", methods=["GET", "POST"])
+@limiter.limit(_open_limit, methods=["POST"], scope="support-open")
 def new():
     user = _user()
     form = TicketForm()

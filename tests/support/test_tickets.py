@@ -335,3 +335,13 @@ def test_routing_gives_a_new_ticket_to_the_least_busy_agent_of_its_category(app,
     agent_client = app.test_client()
     sign_in(agent_client, busy)
     assert agent_client.get("/support/desk/routing").status_code == 403  # administrators set routing
+
+
+def test_opening_tickets_is_rate_limited_per_client(app, client):
+    app.config["SUPPORT_OPEN_RATE_LIMIT"] = "2 per hour"
+    token = csrf(client, "/support/new")
+    data = {"csrf_token": token, "category": "account", "subject": "s", "body": "b", "name": "A",
+            "email": "spam@contoh.my"}
+    assert [client.post("/support/new", data=data).status_code for _ in range(3)] == [200, 200, 429]
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 2
+    assert len(_mails("spam@contoh.my")) == 2
