@@ -345,3 +345,20 @@ def test_opening_tickets_is_rate_limited_per_client(app, client):
     assert [client.post("/support/new", data=data).status_code for _ in range(3)] == [200, 200, 429]
     assert db.session.scalar(select(func.count()).select_from(Ticket)) == 2
     assert len(_mails("spam@contoh.my")) == 2
+
+
+def test_a_ticket_opened_from_a_download_links_it(app, client):
+    from tests.delivery.helpers import bought_file
+
+    user, _p, _g, ent, _f, _d = bought_file(size=100)
+    sign_in(client, user)
+    page = client.get("/downloads/").get_data(as_text=True)
+    assert f"/support/new?kind=download&amp;ref={ent.ref}" in page
+    form = client.get(f"/support/new?kind=download&ref={ent.ref}").get_data(as_text=True)
+    assert '<option selected value="downloads">' in form or 'value="downloads" selected' in form
+    r = client.post("/support/new", data={"csrf_token": csrf(client, "/support/new"), "category": "downloads",
+                                          "subject": "Broken", "body": "Stops at 80%", "linked_kind": "download",
+                                          "linked_ref": ent.ref.lower()})
+    assert r.status_code == 302
+    ticket = db.session.scalar(select(Ticket))
+    assert (ticket.linked_kind, ticket.linked_ref) == ("download", ent.ref.upper())
