@@ -340,7 +340,7 @@ def _view_link(ticket: Ticket) -> str:
 def _mail(ticket: Ticket, subject, template: str, **context) -> None:
     """Mail the customer in the ticket's language; the reference leads the subject so replies thread."""
     with force_locale(ticket.locale):
-        queue_mail(ticket.email, str(subject), template, ticket=ticket, **context)
+        queue_mail(ticket.email, str(subject), template, reply_to=_cfg("SUPPORT_ADDRESS"), ticket=ticket, **context)
 
 
 # -- who sees what -------------------------------------------------------------------------------
@@ -897,8 +897,8 @@ def request_email_change(ticket_ref: str | None, agent: User, *, identity_number
            user_id=user.id, new_email=email_n, documents=[d.id for d in docs])
     with force_locale(ticket.locale):
         queue_mail(email_n, str(_l("[%(ref)s] Confirm your new eBiz email address", ref=ticket.reference)),
-                   "support_email_change", ticket=ticket, user=user, new_email=email_n,
-                   link=_public_url("support.confirm_email_change", token=token))
+                   "support_email_change", reply_to=_cfg("SUPPORT_ADDRESS"), ticket=ticket, user=user,
+                   new_email=email_n, link=_public_url("support.confirm_email_change", token=token))
     return email_n
 
 

@@ -11,6 +11,7 @@ from ebiz.accounts.models import Role
 from ebiz.audit.models import AuditEvent
 from ebiz.extensions import db
 from ebiz.notifications.models import OutboxMessage
+from ebiz.notifications.service import _build
 from ebiz.support import service
 from ebiz.support.mailin import SupportSMTPHandler
 from ebiz.support.models import Ticket, TicketAttachment, TicketMessage
@@ -62,6 +63,8 @@ def test_mail_opens_a_ticket_and_a_reply_threads_to_it(app, mailin):
     assert db.session.scalar(select(TicketAttachment)).content_type == "application/pdf"
     ack = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == "siti@contoh.my")).all()
     assert len(ack) == 1 and ticket.reference in ack[0].subject
+    with app.app_context():  # answers to our mail come back to the desk, which threads them
+        assert _build(ack[0])["Reply-To"] == app.config["SUPPORT_ADDRESS"]
     agent = make_user(role=Role.SUPPORT)
     service.agent_reply(ticket, agent, body="Sila semak semula.", next_status="waiting")
     db.session.commit()
