@@ -27,6 +27,13 @@ class TicketForm(Form):
     files = MultipleFileField(_l("Attachments (PDF, JPEG or PNG)"))
 
 
+class LookupForm(Form):
+    class Meta:
+        csrf = False  # a GET search: changes nothing
+
+    q = StringField(_l("Name, email or identity number"), validators=[Length(max=100)])
+
+
 class ReplyForm(Form):
     body = TextAreaField(_l("Your reply"), validators=[DataRequired(), Length(max=20000)])
     files = MultipleFileField(_l("Attachments (PDF, JPEG or PNG)"))

@@ -12,7 +12,6 @@ from wtforms.fields.choices import SelectChoice
 from ..accounts import service as accounts
 from ..accounts.decorators import roles_required
 from ..accounts.models import Role
-from ..admin.forms import LookupForm
 from ..clock import to_local, utcnow
 from ..errors import EbizError, NotFound
 from ..extensions import db, limiter
@@ -25,6 +24,7 @@ from .forms import (
     AssignForm,
     CannedForm,
     EmailChangeForm,
+    LookupForm,
     MergeForm,
     NoteForm,
     RatingForm,
