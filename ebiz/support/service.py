@@ -938,6 +938,10 @@ def refund_payment(ticket_ref: str | None, agent: User, *, payment_ref: str, amo
     if intent.status != "succeeded":
         raise ValidationError(_l("Only a payment the bank confirmed can be refunded. Requery it first."),
                               field="payment_ref")
+    if intent.kind != "order":
+        # A top-up's money is in the customer's wallet: returning it too would pay it twice.
+        raise ValidationError(_l("Only an order's payment is refunded from a ticket; a top-up's money is in "
+                                 "the customer's wallet."), field="payment_ref")
     if not (note or "").strip():
         raise ValidationError(_l("This field is required."), field="note")
     refund = payments.queue_refund(intent, amount_sen, RefundReason.SUPPORT_TICKET,

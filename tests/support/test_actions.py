@@ -176,24 +176,30 @@ def test_email_change_needs_its_ticket_the_evidence_and_the_new_address_link(app
 def test_refund_goes_through_the_refund_queue_from_its_ticket_once(app, client, sandbox_db):
     from ebiz.payments.models import RefundRequest
 
+    from .helpers import paid_order_intent
+
     user = make_user(tier=Tier.PRIMARY)
-    intent, url = start_topup(app, client, user, 2000)
+    topup, url = start_topup(app, client, user, 2000)
     submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="00", callback_mode="drop")
     agent = make_user(role=Role.SUPPORT)
     ticket = _assigned(user, agent)
     with pytest.raises(ValidationError):  # not confirmed by the bank yet
-        service.refund_payment(ticket.reference, agent, payment_ref=intent.reference, amount_sen=2000, note="x")
+        service.refund_payment(ticket.reference, agent, payment_ref=topup.reference, amount_sen=2000, note="x")
     db.session.rollback()
-    service.requery_payment(ticket.reference, agent, payment_ref=intent.reference)
+    service.requery_payment(ticket.reference, agent, payment_ref=topup.reference)
     db.session.commit()
+    with pytest.raises(ValidationError):  # a top-up's money is in the wallet: never returned twice
+        service.refund_payment(ticket.reference, agent, payment_ref=topup.reference, amount_sen=2000, note="x")
+    db.session.rollback()
+    intent = paid_order_intent(user)
     with pytest.raises(service.TicketRequired):
         service.refund_payment(None, agent, payment_ref=intent.reference, amount_sen=500, note="double")
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(RefundRequest)) == 0
     first = service.refund_payment(ticket.reference, agent, payment_ref=intent.reference, amount_sen=500,
-                                   note="paid twice")
+                                   note="session moved")
     again = service.refund_payment(ticket.reference, agent, payment_ref=intent.reference, amount_sen=500,
-                                   note="paid twice")
+                                   note="session moved")
     db.session.commit()
     assert first.id == again.id and first.reason_code == "support_ticket" and first.amount_sen == 500
     assert db.session.scalar(select(func.count()).select_from(RefundRequest)) == 1

@@ -10,10 +10,9 @@ from ebiz.support import service
 from ebiz.support.models import Ticket
 from ebiz.tokens import fingerprint, make_token
 from tests.factories import make_user
-from tests.payments.helpers import go_to_gateway, start_topup, submit_gateway
 from tests.races import race
 
-from .helpers import open_ticket
+from .helpers import open_ticket, paid_order_intent
 
 
 def test_a_rating_sent_twice_at_once_counts_once(app):
@@ -34,14 +33,12 @@ def test_a_rating_sent_twice_at_once_counts_once(app):
                              .where(AuditEvent.action == "support.ticket.rated")) == 1
 
 
-def test_a_refund_sent_twice_at_once_is_queued_once(app, client, sandbox_db):
+def test_a_refund_sent_twice_at_once_is_queued_once(app):
     user = make_user(tier=Tier.PRIMARY)
-    intent, url = start_topup(app, client, user, 2000)
-    submit_gateway(client, go_to_gateway(client, url), bank_code="MB2U0227", outcome="00", callback_mode="drop")
+    intent = paid_order_intent(user)
     agent = make_user(role=Role.SUPPORT)
     ticket = open_ticket(user)
     service.assign(ticket, agent, agent)
-    service.requery_payment(ticket.reference, agent, payment_ref=intent.reference)
     db.session.commit()
     ref, pay = ticket.reference, intent.reference
     results = race(app, lambda: service.refund_payment(ref, agent, payment_ref=pay, amount_sen=800, note="twice"),
