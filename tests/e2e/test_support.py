@@ -95,16 +95,16 @@ def test_payment_ticket_from_the_payment_page_to_the_rating(live_server, page, g
         desk.wait_for_url(f"**/support/desk/t/{ref}")
         assert desk.get_by_test_id("linked").inner_text() == intent_ref
         desk.select_option("#assignee", str(agent_id))
-        desk.locator(f"form[action='/support/desk/t/{ref}/assign'] button").click()
-        desk.wait_for_load_state()
+        with desk.expect_navigation():
+            desk.locator(f"form[action='/support/desk/t/{ref}/assign'] button").click()
         assert desk.locator("[data-testid=requery-form] #payment_ref").input_value() == intent_ref
-        desk.locator("[data-testid=requery-form] button").click()
-        desk.wait_for_load_state()
+        with desk.expect_navigation():
+            desk.locator("[data-testid=requery-form] button").click()
         assert "; status succeeded." in desk.locator("main").inner_text(), desk.locator("main").inner_text()[:3000]
         desk.fill("[data-testid=agent-reply] #body", "Bank telah mengesahkan bayaran; dompet anda sudah dikreditkan.")
         desk.select_option("[data-testid=agent-reply] #next_status", "resolved")
-        desk.locator("[data-testid=agent-reply] button[type=submit]").click()
-        desk.wait_for_load_state()
+        with desk.expect_navigation():
+            desk.locator("[data-testid=agent-reply] button[type=submit]").click()
         assert desk.get_by_test_id("ticket-status").inner_text() == "Selesai"  # Malay, the default
         desk.screenshot(path=str(tmp_path / "agent-ticket.png"), full_page=True)
     finally:
@@ -119,8 +119,8 @@ def test_payment_ticket_from_the_payment_page_to_the_rating(live_server, page, g
     assert "dompet anda sudah dikreditkan" in page.content()
     page.check("[data-testid=rating-form] input[value='5']")
     page.fill("[data-testid=rating-form] #comment", "Cepat dan jelas.")
-    page.locator("[data-testid=rating-form] button[type=submit]").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.locator("[data-testid=rating-form] button[type=submit]").click()
     assert page.get_by_test_id("rated").is_visible()
     with app.app_context():
         ticket = db.session.scalar(select(Ticket).where(Ticket.reference == ref))
