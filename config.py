@@ -158,6 +158,21 @@ class Config:
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
+    # Support desk (help centre and tickets). SLA hours are WORKING hours (Mon-Fri 08:00-17:00
+    # Malaysian time, public holidays of Malaysia and of SUPPORT_HOLIDAY_SUBDIV excluded).
+    SUPPORT_HOLIDAY_SUBDIV = os.environ.get("SUPPORT_HOLIDAY_SUBDIV", "KUL")
+    SUPPORT_ADDRESS = os.environ.get("SUPPORT_ADDRESS", "support@ebiz.example.my")
+    SUPPORT_TEAM_LEAD_EMAIL = os.environ.get("SUPPORT_TEAM_LEAD_EMAIL", "support-lead@ebiz.example.my")
+    SUPPORT_OPEN_RATE_LIMIT = os.environ.get("SUPPORT_OPEN_RATE_LIMIT", "10 per hour")  # tickets opened per IP
+    SUPPORT_ATTACHMENT_MAX_BYTES = _int("SUPPORT_ATTACHMENT_MAX_BYTES", 5 * 1024**2)
+    SUPPORT_REOPEN_DAYS = _int("SUPPORT_REOPEN_DAYS", 14)
+    SUPPORT_CONFIRM_MAX_AGE = _int("SUPPORT_CONFIRM_MAX_AGE", 3 * 24 * 3600)  # an anonymous ticket's email link
+    SUPPORT_ACCESS_MAX_AGE = _int("SUPPORT_ACCESS_MAX_AGE", 90 * 24 * 3600)  # the follow link in our mails
+    SUPPORT_IDENTITY_RETENTION_DAYS = _int("SUPPORT_IDENTITY_RETENTION_DAYS", 90)
+    SUPPORT_TICKET_RETENTION_DAYS = _int("SUPPORT_TICKET_RETENTION_DAYS", 7 * 365 + 2)
+    SUPPORT_INBOUND_HOST = os.environ.get("SUPPORT_INBOUND_HOST", "127.0.0.1")
+    SUPPORT_INBOUND_PORT = _int("SUPPORT_INBOUND_PORT", 2525)
+
     # Production refuses the sandbox gateway (it moves no real money) unless this is set, for staging.
     ALLOW_SANDBOX_GATEWAY = True
 

@@ -106,11 +106,13 @@ def _register_blueprints(app: Flask) -> None:
     from .main_views import bp as main_bp
     from .orders.views import bp as orders_bp
     from .payments.views import bp as payments_bp
+    from .support.help_views import bp as help_bp
+    from .support.views import bp as support_bp
     from .wallet.views import bp as wallet_bp
 
     for bp in (main_bp, accounts_bp, audit_bp, admin_bp, catalog_bp, licensing_bp, verify_bp, delivery_bp,
                payments_bp, wallet_bp, orders_bp, counter_bp, company_bp, dev_mail_bp, health_bp,
-               applications_bp):
+               applications_bp, support_bp, help_bp):
         app.register_blueprint(bp)
 
 
@@ -125,10 +127,11 @@ def _register_cli(app: Flask) -> None:
     from .notifications.cli import cli as notifications_cli
     from .orders.cli import cli as orders_cli
     from .payments.cli import cli as payments_cli
+    from .support.cli import cli as support_cli
     from .wallet.cli import cli as wallet_cli
 
     for group in (ebiz_cli, notifications_cli, catalog_cli, licensing_cli, delivery_cli, payments_cli,
-                  wallet_cli, orders_cli, counter_cli, applications_cli):
+                  wallet_cli, orders_cli, counter_cli, applications_cli, support_cli):
         app.cli.add_command(group)
 
 

@@ -12,4 +12,5 @@ from .licensing import models as licensing_models  # noqa: F401
 from .notifications import models as notifications_models  # noqa: F401
 from .orders import models as orders_models  # noqa: F401
 from .payments import models as payments_models  # noqa: F401
+from .support import models as support_models  # noqa: F401
 from .wallet import models as wallet_models  # noqa: F401

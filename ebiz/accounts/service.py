@@ -791,3 +791,30 @@ def set_company_representative(company: User, *, full_name: str, mykad: str) -> 
     company.full_name, company.rep_mykad = full_name, mykad
     _bump_sessions(company)
     return company
+
+
+def change_email_on_evidence(user_id: int, new_email: str, *, actor_id: int, evidence: str,
+                             ip: str | None = None) -> User:
+    """Set a customer's email when the old address is lost, on identity evidence a support agent
+    recorded (`evidence`: the support ticket's reference) and after the new address confirmed a
+    link. Every other session ends; the audit event names the agent and the evidence."""
+    user = db.session.get(User, user_id)
+    if user is None or user.is_staff:
+        raise NotFound()
+    user = _lock(user)
+    email_n = identity.normalise_email(new_email, field="new_email")
+    if _email_taken(email_n, exclude_id=user.id):
+        raise Conflict(_l("An account with this email already exists."))
+    old = user.email
+    user.email = email_n
+    user.email_change_count = (user.email_change_count or 0) + 1  # earlier change links die with the old address
+    try:
+        _insert_unique(user)
+    except ValidationError:
+        raise Conflict(_l("An account with this email already exists.")) from None
+    _bump_sessions(user)
+    record("account.email_changed", actor=actor_id, target=user, ip=ip, old_email=old, new_email=email_n,
+           evidence=evidence[:60])
+    queue_mail(old, _l("Your eBiz email address was changed"), "email_changed", user=user, old_email=old,
+               new_email=email_n)
+    return user

@@ -82,7 +82,7 @@ def home_for(user: User) -> str:
     if user.role == Role.ADMIN:
         return url_for("admin.index")
     if user.role == Role.SUPPORT:
-        return url_for("admin.support_home")
+        return url_for("support.desk")
     if user.role == Role.COUNTER:
         return url_for("counter.desk")
     return url_for("accounts.profile")

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from ..accounts import service as accounts
 from ..accounts.decorators import roles_required
 from ..accounts.models import STAFF_ROLES, Role, Tier, User
-from ..accounts.search import find_users, user_search
+from ..accounts.search import user_search
 from ..accounts.views import home_for
 from ..companies import service as companies
 from ..companies.forms import RepresentativeForm
@@ -48,11 +48,9 @@ def index():
 @bp.get("/support")
 @roles_required(Role.SUPPORT, Role.ADMIN)
 def support_home():
-    form = LookupForm(request.args)
-    results = None
-    if form.q.data:
-        results = find_users(form.q.data, role=Role.CUSTOMER, limit=50)
-    return render_template("admin/support_home.html", form=form, results=results)
+    """The old customer lookup: now part of the support desk."""
+    q = request.args.get("q", "")[:100]
+    return redirect(url_for("support.desk", q=q) if q else url_for("support.desk"))
 
 
 @bp.get("/users")

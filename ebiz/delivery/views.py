@@ -9,9 +9,9 @@ from ..accounts.models import Role
 from ..catalog.models import ProductVersion
 from ..errors import EbizError
 from ..extensions import begin_write, db, login_manager
-from ..forms import large_upload, show_error
+from ..forms import large_upload
 from . import service
-from .forms import AdjustForm, RemoveFileForm, UploadForm
+from .forms import RemoveFileForm, UploadForm
 from .models import ProductFile
 from .storage import StorageError
 
@@ -123,24 +123,13 @@ def staff_entitlements():
     return render_template("delivery/staff_entitlements.html", q=q, rows=service.find_entitlements(q))
 
 
-@bp.route("/staff/<ref>", methods=["GET", "POST"])
+@bp.get("/staff/<ref>")
 @roles_required(Role.ADMIN, Role.SUPPORT)
 def staff_entitlement(ref: str):
+    """An entitlement and its downloads. Restoring or extending it is a ticket-backed action: it is
+    done from the customer's support ticket (support.adjust_download), never from here."""
     ent = service.entitlement_by_ref(ref)
-    form = AdjustForm()
-    if form.validate_on_submit():
-        try:
-            service.adjust_allowance(ent.id, actor=current_user, add_downloads=form.add_downloads.data or 0,
-                                     extend_days=form.extend_days.data or 0, reason=form.reason.data,
-                                     ip=request.remote_addr)
-            db.session.commit()
-            flash(_("The allowance was changed."), "success")
-            return redirect(url_for("delivery.staff_entitlement", ref=ref))
-        except EbizError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        ent = service.entitlement_by_ref(ref)
-    return render_template("delivery/staff_entitlement.html", ent=ent, form=form, files=service.files_for(ent),
+    return render_template("delivery/staff_entitlement.html", ent=ent, files=service.files_for(ent),
                            history=service.download_history(ent.id))
 
 

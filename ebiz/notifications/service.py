@@ -60,7 +60,7 @@ def delivery_mode() -> str:
     return mode
 
 
-def prepare_mail(to: str, subject: str, template: str, **context) -> OutboxMessage:
+def prepare_mail(to: str, subject: str, template: str, *, reply_to: str | None = None, **context) -> OutboxMessage:
     """Render an email into an outbox row that is NOT yet in the session (see `queue`): lets a
     caller render outside a lock window and add the row later."""
     body_text = render_template(f"notifications/{template}.txt", **context)
@@ -72,7 +72,7 @@ def prepare_mail(to: str, subject: str, template: str, **context) -> OutboxMessa
             if not current_app.jinja_env.auto_reload:
                 _NO_HTML.add(template)  # every loader is searched on a miss; remember it
     return OutboxMessage(to_address=to, subject=str(subject), body_text=body_text,
-                         body_html=body_html, template=template, status="pending", attempts=0)
+                         body_html=body_html, template=template, status="pending", attempts=0, reply_to=reply_to)
 
 
 def hold_mail() -> bool:
@@ -107,9 +107,9 @@ def queue(msg: OutboxMessage) -> OutboxMessage:
     return msg
 
 
-def queue_mail(to: str, subject: str, template: str, **context) -> OutboxMessage:
+def queue_mail(to: str, subject: str, template: str, *, reply_to: str | None = None, **context) -> OutboxMessage:
     """Write an email to the outbox in the current transaction (sent once it commits)."""
-    return queue(prepare_mail(to, subject, template, **context))
+    return queue(prepare_mail(to, subject, template, reply_to=reply_to, **context))
 
 
 @event.listens_for(FlaskSession, "after_commit")
@@ -322,6 +322,8 @@ def _build(msg: OutboxMessage) -> EmailMessage:
     em["To"] = msg.to_address
     em["Subject"] = msg.subject
     em["Message-ID"] = make_msgid(domain="ebiz.example.my")
+    if msg.reply_to:
+        em["Reply-To"] = msg.reply_to
     em.set_content(msg.body_text)
     if msg.body_html:
         em.add_alternative(msg.body_html, subtype="html")

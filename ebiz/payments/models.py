@@ -199,6 +199,7 @@ class RefundReason:
     ORDER_CANCELLED = "order_cancelled"
     TOPUP_NOT_CREDITED = "topup_not_credited"
     UNDELIVERABLE = "undeliverable"
+    SUPPORT_TICKET = "support_ticket"
 
 
 REFUND_REASON_LABELS = {
@@ -209,6 +210,7 @@ REFUND_REASON_LABELS = {
     RefundReason.TOPUP_NOT_CREDITED: _l("Top-up that could not be credited (no wallet, or over the maximum "
                                         "balance)"),
     RefundReason.UNDELIVERABLE: _l("Paid for something that could not be delivered"),
+    RefundReason.SUPPORT_TICKET: _l("Returned by customer service on a support ticket"),
 }
 
 

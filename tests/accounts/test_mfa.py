@@ -24,7 +24,7 @@ def _code_step(client, code):
 
 def test_staff_give_a_code_and_land_on_their_home(app):
     counter = make_counter("HQ")
-    homes = {Role.ADMIN: "/admin/", Role.SUPPORT: "/admin/support", Role.COUNTER: "/counter/"}
+    homes = {Role.ADMIN: "/admin/", Role.SUPPORT: "/support/desk", Role.COUNTER: "/counter/"}
     for role, home in homes.items():
         client = app.test_client()
         user = make_user(role=role, counter=counter if role == Role.COUNTER else None)

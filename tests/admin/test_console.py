@@ -105,7 +105,8 @@ def test_only_admins_use_the_console(app):
 def test_support_agent_looks_up_customers(client):
     sign_in(client, make_user(role=Role.SUPPORT))
     make_user(email="pelanggan@contoh.my", tier=Tier.PRIMARY)
-    html = client.get("/admin/support", query_string={"q": "pelanggan@contoh.my"}).get_data(as_text=True)
+    html = client.get("/admin/support", query_string={"q": "pelanggan@contoh.my"},
+                      follow_redirects=True).get_data(as_text=True)
     assert "pelanggan@contoh.my" in html
 
 

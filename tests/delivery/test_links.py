@@ -16,6 +16,7 @@ from ebiz.delivery import service
 from ebiz.delivery.models import DownloadEvent, DownloadLink, Entitlement
 from ebiz.errors import ValidationError
 from ebiz.extensions import db
+from ebiz.support import service as support
 from tests.delivery.helpers import bought_file
 from tests.factories import csrf_from, login_session, make_grant, make_product, make_user, sign_in
 
@@ -223,20 +224,27 @@ def test_staff_restore_allowance_audited(client):
     staff = client.application.test_client()
     login_session(staff, agent)
     page = staff.get(f"/downloads/staff/{ent.ref}")
-    assert page.status_code == 200
-    r = staff.post(f"/downloads/staff/{ent.ref}", data={"csrf_token": csrf_from(page.data), "add_downloads": "2",
-                                                       "extend_days": "0", "reason": ""})
-    assert r.status_code == 200  # no reason: refused
+    assert page.status_code == 200 and 'method="post"' not in page.get_data(as_text=True).split("<main")[-1]
+    # Restoring is done from the customer's support ticket, assigned to the agent.
+    ticket = support.open_ticket(customer=user, name="", email=None, category="downloads", subject="Broke",
+                                 body="Download broke")
+    support.assign(ticket, agent, agent)
+    db.session.commit()
+    desk = f"/support/desk/t/{ticket.reference}"
+    token = csrf_from(staff.get(desk).data)
+    r = staff.post(f"{desk}/allowance", data={"csrf_token": token, "entitlement_ref": ent.ref, "add_downloads": "2",
+                                              "extend_days": "0", "reason": ""})
+    assert r.status_code == 400  # no reason: refused
     db.session.rollback()
     assert db.session.get(Entitlement, ent.id).downloads_allowed == 1
-    r = staff.post(f"/downloads/staff/{ent.ref}", data={"csrf_token": csrf_from(page.data), "add_downloads": "2",
-                                                       "extend_days": "10", "reason": "Download broke at 80%"})
+    r = staff.post(f"{desk}/allowance", data={"csrf_token": token, "entitlement_ref": ent.ref, "add_downloads": "2",
+                                              "extend_days": "10", "reason": "Download broke at 80%"})
     assert r.status_code == 302
     db.session.rollback()
     fresh = db.session.get(Entitlement, ent.id)
     assert fresh.downloads_allowed == 3 and fresh.remaining == 2
     ev = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "delivery.entitlement.adjust"))
-    assert ev.actor_id == agent.id and ev.details["reason"] == "Download broke at 80%"
+    assert ev.actor_id == agent.id and ev.details["reason"] == f"{ticket.reference}: Download broke at 80%"
     assert client.get(f"/downloads/get/{ent.ref}/{pf.ref}").status_code == 302
 
 
