@@ -76,9 +76,8 @@ def test_customer_lookup_and_the_user_list_use_the_same_search(client, people):
     assert "nurul.huda@contoh.my" in html and "mad@contoh.my" not in html
 
 
-def test_the_name_search_uses_its_index_on_postgresql(app, is_postgres, people):
-    if not is_postgres:
-        pytest.skip("PostgreSQL index check")
+@pytest.mark.postgres_only("an index check: SQLite has no GIN index")
+def test_the_name_search_uses_its_index_on_postgresql(app, people):
     db.session.execute(text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(r[0] for r in db.session.execute(text(
         f"EXPLAIN SELECT id FROM user_account WHERE {NAME_SEARCH_SQL} @@ to_tsquery('simple', :q)"), {"q": "ahmad:*"}))

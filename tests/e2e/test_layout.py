@@ -3,33 +3,17 @@ desktop, the skip link, the language switch, print, and nothing loaded from outs
 
 from urllib.parse import urlsplit
 
-import pyotp
 import pytest
 
 from ebiz.accounts.models import Role, Tier
-from tests.factories import PASSWORD, make_user
+from tests.e2e.helpers import PHONE, sign_in
+from tests.factories import make_user
 
 pytestmark = pytest.mark.e2e
-
-PHONE = {"width": 390, "height": 844}
-
 
 def _customer(live_server):
     with live_server.app.app_context():
         return make_user(tier=Tier.PRIMARY).email
-
-
-def _sign_in(page, base, email, totp_secret=None):
-    page.goto(base + "/account/login")
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_load_state()
-    if totp_secret:
-        page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
-        page.locator("main form button[type=submit]").click()
-        page.wait_for_load_state()
-    assert "/account/login" not in page.url
 
 
 def _no_horizontal_overflow(page):
@@ -40,7 +24,7 @@ def _no_horizontal_overflow(page):
 
 
 def test_phone_header_fits_and_the_menu_opens_reaches_a_page_and_closes(live_server, page):
-    _sign_in(page, live_server.url, _customer(live_server))
+    sign_in(page, live_server.url, _customer(live_server))
     page.set_viewport_size(PHONE)
     page.goto(live_server.url + "/")
     _no_horizontal_overflow(page)
@@ -78,7 +62,7 @@ def test_desktop_shows_the_links_and_a_group_opens_as_a_list(live_server, page):
     with live_server.app.app_context():
         admin = make_user(role=Role.ADMIN)
         email, secret = admin.email, admin.totp_secret
-    _sign_in(page, live_server.url, email, secret)
+    sign_in(page, live_server.url, email, secret)
     page.goto(live_server.url + "/admin/users")
     assert not page.get_by_test_id("nav-toggle").is_visible()
     assert page.get_by_test_id("nav-staff-home").is_visible() and page.get_by_test_id("nav-signout").is_visible()
@@ -156,7 +140,7 @@ def test_without_javascript_every_link_is_listed_on_a_phone(live_server, _browse
     context = _browser.new_context(java_script_enabled=False, viewport=PHONE, locale="ms-MY")
     try:
         page = context.new_page()
-        _sign_in(page, live_server.url, email)
+        sign_in(page, live_server.url, email)
         page.goto(live_server.url + "/")
         assert not page.get_by_test_id("nav-toggle").is_visible()
         for testid in ("nav-catalogue", "nav-cart", "nav-orders", "nav-wallet", "nav-account", "nav-signout"):

@@ -5,7 +5,7 @@ import pytest
 
 from ebiz.accounts.models import Role, Tier
 from ebiz.extensions import db
-from tests.e2e.test_layout import PHONE, _sign_in
+from tests.e2e.helpers import PHONE, sign_in
 from tests.factories import make_counter, make_user
 from tests.orders.helpers import printed_product
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 def _paid_order(app):
     from ebiz.wallet import service as wallet
-    from tests.orders.test_lifecycle import pay_wallet, place
+    from tests.orders.helpers import pay_wallet, place
 
     with app.app_context():
         staff = make_user(role=Role.COUNTER, counter=make_counter("HQ"))
@@ -43,7 +43,7 @@ def test_payment_history_and_orders_fit_a_phone(live_server, page):
     email, receipt_no = _paid_order(live_server.app)
     page.set_viewport_size(PHONE)
     page.context.add_cookies([{"name": "lang", "value": "en", "url": live_server.url}])
-    _sign_in(page, live_server.url, email)
+    sign_in(page, live_server.url, email)
     page.goto(live_server.url + "/payments/history")
     _within_screen(page, "payment-history", ["RM 12.50", receipt_no])
     page.goto(live_server.url + "/orders/")

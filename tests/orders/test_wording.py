@@ -3,19 +3,16 @@ customers' menu, and the Malay words for the payment gateway."""
 
 import re
 
-from flask import g
 from sqlalchemy import select
 
 from ebiz.accounts.models import Role, Tier
 from ebiz.extensions import db
 from ebiz.orders.models import Order
 from tests.factories import make_user
-from tests.orders.helpers import client_for, csrf, digital_product, fund, printed_product
-from tests.orders.test_lifecycle import pay_wallet, place
+from tests.orders.helpers import client_for, csrf, digital_product, fund, pay_wallet, place, printed_product
 
 
 def _get(client, path):
-    vars(g).clear()
     return client.get(path).get_data(as_text=True)
 
 
@@ -31,7 +28,6 @@ def test_an_admin_cancelling_a_paid_order_is_told_what_happens_to_the_customer(a
     hint = re.search(r'data-testid="cancel-hint">([^<]*)<', page).group(1)
     assert "customer's wallet" in hint and "your wallet" not in hint
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    vars(g).clear()
     r = client.post(f"/orders/{order.reference}/cancel", data={"csrf_token": token, "reason": "Out of print"})
     assert r.status_code == 302
     page = _get(client, r.headers["Location"])
@@ -48,7 +44,6 @@ def test_the_customer_cancelling_their_own_paid_order_still_reads_about_their_wa
     client = client_for(app, customer)
     client.set_cookie("lang", "en")
     token = csrf(client, f"/orders/{order.reference}")
-    vars(g).clear()
     r = client.post(f"/orders/{order.reference}/cancel", data={"csrf_token": token})
     assert "returned to your wallet" in _get(client, r.headers["Location"])
 
@@ -58,13 +53,11 @@ def test_after_checkout_the_message_names_the_invoice_listed_on_the_page(app):
     product = digital_product(price_sen=1200)
     client = client_for(app, user)
     token = csrf(client, "/orders/cart")
-    vars(g).clear()
     client.post("/orders/cart/add", data={"csrf_token": token, "product_id": product.id, "quantity": 1})
     cart = _get(client, "/orders/cart")
     key = re.search(r'name="checkout_key"[^>]*value="([^"]+)"', cart).group(1)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', cart).group(1)
     sha = re.search(rf'name="licence_{product.id}" value="([0-9a-f]{{64}})"', cart).group(1)
-    vars(g).clear()
     r = client.post("/orders/checkout", data={"csrf_token": token, "checkout_key": key, f"licence_{product.id}": sha})
     assert r.status_code == 302
     order = db.session.scalars(select(Order)).one()
