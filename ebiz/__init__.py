@@ -112,13 +112,14 @@ def _register_cli(app: Flask) -> None:
     from .counter.cli import cli as counter_cli
     from .delivery.cli import cli as delivery_cli
     from .licensing.cli import cli as licensing_cli
+    from .migration.cli import cli as migration_cli
     from .notifications.cli import cli as notifications_cli
     from .orders.cli import cli as orders_cli
     from .payments.cli import cli as payments_cli
     from .wallet.cli import cli as wallet_cli
 
     for group in (ebiz_cli, notifications_cli, catalog_cli, licensing_cli, delivery_cli, payments_cli,
-                  wallet_cli, orders_cli, counter_cli):
+                  wallet_cli, orders_cli, counter_cli, migration_cli):
         app.cli.add_command(group)
 
 

@@ -17,7 +17,8 @@ PURPOSES = {
     "password-reset": "PASSWORD_RESET_MAX_AGE",
     "email-change": "EMAIL_CHANGE_MAX_AGE",
     "download": "DOWNLOAD_LINK_MAX_AGE",
-    "migration": "EMAIL_CHANGE_MAX_AGE",
+    "migration": "MIGRATION_LINK_MAX_AGE",
+    "migration-ask": "MIGRATION_ASK_MAX_AGE",
 }
 
 

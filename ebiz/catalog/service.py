@@ -721,3 +721,8 @@ def cancel_session(session_id: int, *, actor, ip: str | None = None) -> Training
     _expire(TrainingSession, session_id)
     record("catalog.session.cancel", actor=actor, target=s, ip=ip)
     return s
+
+
+def known_skus() -> set[str]:
+    """Every product code the catalogue has ever had (published or not): what an old order may name."""
+    return set(db.session.scalars(select(Product.sku)))

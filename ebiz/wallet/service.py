@@ -444,3 +444,38 @@ def verify() -> list[str]:
     if grand:
         problems.append(f"all entries sum to {grand}, not 0")
     return problems
+
+
+# -- balances brought from the old system (ebiz/migration/) ------------------------------------
+def open_legacy_balances(openings: list[tuple[str, int]]) -> None:
+    """Opening postings for the old system's balances: legacy_opening -> legacy_unclaimed, one per
+    old customer id (the idempotency key), so importing the same export twice opens nothing twice."""
+    if not openings:
+        return
+    opening, unclaimed = _accounts((SystemAccount.LEGACY_OPENING, AccountKind.SYSTEM, None),
+                                   (SystemAccount.LEGACY_UNCLAIMED, AccountKind.SYSTEM, None))
+    for legacy_id, amount_sen in openings:
+        _positive(amount_sen)
+        post(PostingKind.LEGACY_OPENING, f"legacy-opening:{legacy_id}",
+             [(unclaimed, amount_sen), (opening, -amount_sen)], memo=legacy_id)
+
+
+def claim_legacy_balance(user, legacy_id: str, amount_sen: int) -> LedgerPosting | None:
+    """Move an old customer's opened balance into `user`'s wallet (once per old customer id); the
+    wallet is the one the customer keeps, so merged accounts' balances add up in it."""
+    if amount_sen <= 0:
+        return None
+    posting, _ = post(PostingKind.LEGACY_CLAIM, f"legacy-claim:{legacy_id}",
+                      [(wallet_account(user), amount_sen),
+                       (system_account(SystemAccount.LEGACY_UNCLAIMED), -amount_sen)], memo=legacy_id)
+    return posting
+
+
+def legacy_totals() -> tuple[int, int]:
+    """(sen opened from the old system, sen still unclaimed), from the ledger's entries."""
+    rows = dict(db.session.execute(
+        select(LedgerAccount.code, func.coalesce(func.sum(LedgerEntry.amount_sen), 0))
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .where(LedgerAccount.code.in_([SystemAccount.LEGACY_OPENING, SystemAccount.LEGACY_UNCLAIMED]))
+        .group_by(LedgerAccount.code)).all())
+    return -int(rows.get(SystemAccount.LEGACY_OPENING, 0)), int(rows.get(SystemAccount.LEGACY_UNCLAIMED, 0))
