@@ -97,12 +97,13 @@ def _register_blueprints(app: Flask) -> None:
     from .licensing.views import bp as licensing_bp
     from .licensing.views import verify_bp
     from .main_views import bp as main_bp
+    from .migration.views import bp as migration_bp
     from .orders.views import bp as orders_bp
     from .payments.views import bp as payments_bp
     from .wallet.views import bp as wallet_bp
 
     for bp in (main_bp, accounts_bp, audit_bp, admin_bp, catalog_bp, licensing_bp, verify_bp, delivery_bp,
-               payments_bp, wallet_bp, orders_bp, counter_bp):
+               payments_bp, wallet_bp, orders_bp, counter_bp, migration_bp):
         app.register_blueprint(bp)
 
 
