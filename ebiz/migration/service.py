@@ -368,7 +368,7 @@ def support_requests(actor) -> list[tuple[MigrationSupportRequest, LegacyCustome
     _require_admin(actor)
     return list(db.session.execute(
         select(MigrationSupportRequest, LegacyCustomer).join(LegacyCustomer)
-        .where(MigrationSupportRequest.status == "open").order_by(MigrationSupportRequest.id)).tuples())
+        .where(MigrationSupportRequest.status == "open").order_by(MigrationSupportRequest.id)).all())
 
 
 def export_csv(actor) -> str:
