@@ -79,3 +79,10 @@ def client(app):
     c = app.test_client()
     c.set_cookie("lang", "en")
     return c
+
+
+@pytest.fixture(autouse=True)
+def _english(request, monkeypatch):
+    """Reports and pages in English here (the Malay catalogue is checked by test_translations)."""
+    if "app" in request.fixturenames:
+        monkeypatch.setitem(request.getfixturevalue("app").config, "BABEL_DEFAULT_LOCALE", "en")
