@@ -24,4 +24,7 @@ def seed_all() -> list[str]:
     from .orders import demo as orders_demo  # last: it buys from the catalogue with a wallet
 
     lines += orders_demo.seed()
+    from .migration import demo as migration_demo  # after the catalogue: old orders name its products
+
+    lines += migration_demo.seed()
     return lines
