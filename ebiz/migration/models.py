@@ -33,7 +33,7 @@ class LegacyStatus:
 class EmailStatus:
     UNKNOWN = "unknown"  # as exported: nobody has said yet
     INVALID = "invalid"  # the customer said it is no longer in use
-    BOUNCED = "bounced"  # a link to it could not be delivered
+    BOUNCED = "bounced"  # reserved: undelivered links are counted from the outbox (service.dashboard)
     CORRECTED = "corrected"  # an administrator changed it after an identity check
     ALL = (UNKNOWN, INVALID, BOUNCED, CORRECTED)
 

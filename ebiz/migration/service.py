@@ -43,8 +43,7 @@ from ..clock import utcnow
 from ..errors import Conflict, EbizError, Forbidden, NotFound, ValidationError
 from ..extensions import begin_write, db
 from ..money import format_sen
-from ..notifications.models import OutboxMessage
-from ..notifications.service import queue_mail
+from ..notifications.service import queue_mail, undelivered_among
 from ..refs import new_reference
 from ..tokens import TokenError, fingerprint, make_token, read_token
 from ..wallet import service as wallet
@@ -248,7 +247,18 @@ def activate(token: str, *, full_name: str, phone: str | None, address: str | No
              ip: str | None = None) -> tuple[User, bool]:
     """Spend the link: a new account (or the existing one this identity or email belongs to) with
     the old balance and orders. Returns (user, merged)."""
-    row = _row_for_link(token, lock=True)
+    # Every waiting row of the same identity (or email) migrates with this one. All of them are
+    # locked first, in id order, before anything is checked or written: two links of one person
+    # submitted at once then queue instead of deadlocking, and the second finds its row spent.
+    row = _row_for_link(token, lock=False)
+    _user_col, value, legacy_col = _identity_of(row)
+    same = or_(legacy_col == value, LegacyCustomer.email == row.email) if value else LegacyCustomer.email == row.email
+    ids = sorted(set(db.session.scalars(select(LegacyCustomer.id).where(
+        same, LegacyCustomer.status == LegacyStatus.WAITING))) | {row.id})
+    locked = {pk: _lock(pk) for pk in ids}
+    row = _row_for_link(token, lock=False)  # again, on the locked (refreshed) row
+    rows = [row] + [r for pk, r in locked.items()
+                    if pk != row.id and r is not None and r.status == LegacyStatus.WAITING]
     if not accept_terms:
         raise ValidationError(_l("Please accept the terms of use to continue."), field="accept_terms")
     target = merge_target(row)
@@ -264,19 +274,13 @@ def activate(token: str, *, full_name: str, phone: str | None, address: str | No
             mykad=row.mykad, passport_no=row.passport_no, nationality=row.nationality,
             company_reg_no=row.company_reg_no,
             company_name=(" ".join((company_name or "").split()) or row.company_name),
-            rep_mykad=row.rep_mykad, ip=ip, confirm=confirm if confirm is not None else None)
+            rep_mykad=row.rep_mykad, ip=ip, confirm=confirm)
         merged = False
     else:
         user, merged = target, True
-    # Every waiting row of the same identity (or the same email) comes along, locked in id order.
-    _user_col, value, legacy_col = _identity_of(row)
-    others = db.session.scalars(select(LegacyCustomer.id).where(
-        LegacyCustomer.status == LegacyStatus.WAITING, LegacyCustomer.id != row.id,
-        or_(legacy_col == value, LegacyCustomer.email == row.email) if value else
-        LegacyCustomer.email == row.email).order_by(LegacyCustomer.id)).all()
-    rows = [row] + [r for r in (_lock(pk) for pk in others) if r is not None and r.status == LegacyStatus.WAITING]
     if address:
         row.address = address
+        db.session.flush()  # before the rows are expired below
     now = utcnow()
     for r in rows:
         done = db.session.execute(
@@ -342,8 +346,7 @@ def dashboard(actor) -> dict:
         func.coalesce(func.sum(case((waiting, c.balance_sen), else_=0)), 0),
         func.count(case((waiting & (c.balance_sen > 0), 1))),
     )).one()
-    bounced = db.session.scalar(select(func.count(c.id)).join(OutboxMessage, OutboxMessage.id == c.link_message_id)
-                                .where(waiting, OutboxMessage.status == "failed"))
+    bounced = undelivered_among(select(c.link_message_id).where(waiting, c.link_message_id.is_not(None)))
     _opened, unclaimed_ledger = wallet.legacy_totals()
     open_requests = db.session.scalar(select(func.count(MigrationSupportRequest.id))
                                       .where(MigrationSupportRequest.status == "open"))

@@ -38,7 +38,7 @@ from email.utils import make_msgid
 from flask import current_app, render_template
 from flask_sqlalchemy.session import Session as FlaskSession
 from jinja2 import TemplateNotFound
-from sqlalchemy import event, inspect, or_, select
+from sqlalchemy import event, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
@@ -330,3 +330,11 @@ def _build(msg: OutboxMessage) -> EmailMessage:
 
 __all__ = ["MAX_ATTEMPTS", "backoff", "claim", "deliver", "hold_mail", "prepare_mail", "queue", "queue_mail",
            "release_held_mail", "retry_pending", "run_worker", "work_once"]
+
+
+def undelivered_among(ids) -> int:
+    """How many of these outbox rows (a list or a SELECT of ids) the mail server has refused so far:
+    given up on ("failed"), or waiting to be retried after an error."""
+    return int(db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.id.in_(ids), OutboxMessage.status != "sent", OutboxMessage.last_error.is_not(None))) or 0)

@@ -69,3 +69,15 @@ def test_correct_email_is_audited_and_sends_a_new_link(app, client, imported):
     fresh = app.test_client()
     assert fresh.get(link_path(old_link)).status_code == 400  # the link to the old address died
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 2
+
+
+def test_dashboard_counts_links_the_mail_server_refused(app, client, imported):
+    request_link(app.test_client(), "aminah.hassan@example.my")
+    request_link(app.test_client(), "900101145678")
+    msg = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+    msg.status, msg.last_error = "failed", "SMTPRecipientsRefused: 550 no such user"
+    db.session.commit()
+    _admin(client)
+    page = client.get("/migration/admin").data.decode()
+    row = page[page.index("Links that could not be delivered"):]
+    assert row[:row.index("</tr>")].endswith('<td class="num">1</td>')

@@ -216,3 +216,33 @@ def test_two_tabs_submitting_one_link_make_one_account(app, client, is_postgres)
     user = db.session.scalar(select(User))
     assert wallet.balance(user) == 25000
     assert wallet.verify() == []
+
+
+@pytest.mark.usefixtures("imported")
+def test_two_links_of_one_mykad_submitted_at_once_make_one_account(app, is_postgres):
+    """Rajesh's two old accounts each get a link; both forms are submitted at once: one account,
+    both balances once, no deadlock."""
+    if not is_postgres:
+        pytest.skip("a true race needs PostgreSQL's row locks")
+    app.config["MIGRATION_LINK_MIN_INTERVAL_SECONDS"] = 0
+    first = request_link(app.test_client(), "rajesh.kumar@example.my")
+    second = request_link(app.test_client(), "rajesh.k@example.my")
+    tokens = [link_path(x).rsplit("/", 1)[1] for x in (first, second)]
+
+    def submit(token):
+        service.activate(token, full_name="Rajesh a/l Kumar", phone=None, address=None, company_name=None,
+                         password="Peta-Lama-Tanah-Rata-77", confirm="Peta-Lama-Tanah-Rata-77", accept_terms=True)
+
+    results = race(app, submit, [(t,) for t in tokens])
+    assert sorted(results) == ["LinkProblem", "ok"], results
+    db.session.expire_all()
+    assert _users() == 1
+    user = db.session.scalar(select(User))
+    assert wallet.balance(user) == 4000 + 1525
+    assert wallet.verify() == []
+
+
+def test_corrected_address_is_kept(client, imported):
+    link = request_link(client, AMINAH_MYKAD)
+    submit_link(client, link, address="99 Jalan Ampang, Kuala Lumpur")
+    assert _legacy("L-100001").address == "99 Jalan Ampang, Kuala Lumpur"
