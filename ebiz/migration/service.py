@@ -39,6 +39,7 @@ from ..accounts import identity
 from ..accounts import service as accounts
 from ..accounts.models import Kind, Role, User
 from ..audit.service import record
+from ..catalog.service import names_by_sku
 from ..clock import utcnow
 from ..errors import Conflict, EbizError, Forbidden, NotFound, ValidationError
 from ..extensions import begin_write, db
@@ -311,8 +312,10 @@ def history_for(user) -> list[dict]:
         select(LegacyOrder).join(LegacyCustomer, LegacyOrder.customer_id == LegacyCustomer.id)
         .where(LegacyCustomer.user_id == user.id).order_by(LegacyOrder.ordered_on.desc(), LegacyOrder.id.desc())
     ).scalars().all()
+    lines = {o.id: [part.partition("*") for part in o.items.split("|")] for o in rows}
+    names = names_by_sku({sku for parts in lines.values() for sku, _s, _q in parts})
     return [dict(reference=o.legacy_ref, placed=o.ordered_on.strftime("%d/%m/%Y"),
-                 items=", ".join(f"{sku} × {qty}" for sku, _s, qty in (p.partition("*") for p in o.items.split("|"))),
+                 lines=", ".join(f"{names.get(sku, sku)} × {qty}" for sku, _s, qty in lines[o.id]),
                  total_sen=o.total_sen, status=str(LEGACY_ORDER_STATUS_LABELS.get(o.status, o.status)))
             for o in rows]
 

@@ -73,6 +73,7 @@ def test_legacy_customer_migrates_by_the_emailed_link(live_server, page, smtp_li
     rows = page.locator("[data-testid=legacy-order-row]")
     assert rows.count() == 2
     assert "OLD-000000" in rows.first.inner_text()
+    assert "× " in rows.first.inner_text() and "built-in" not in rows.first.inner_text()
     page.goto(live_server.url + "/wallet/")
     assert page.locator("[data-testid=wallet-balance]").inner_text() == "RM 250.00"
 

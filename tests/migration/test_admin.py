@@ -27,7 +27,7 @@ def test_dashboard_counts_and_csv(app, client, imported):
     other = app.test_client()
     link = request_link(other, "aminah.hassan@example.my")
     submit_link(other, link)
-    request_link(app.test_client(), "900101145678")  # Rajesh: link sent, not used
+    request_link(app.test_client(), "820715105123")  # Rajesh: link sent, not used
     _admin(client)
     page = client.get("/migration/admin")
     assert page.status_code == 200
@@ -73,7 +73,7 @@ def test_correct_email_is_audited_and_sends_a_new_link(app, client, imported):
 
 def test_dashboard_counts_links_the_mail_server_refused(app, client, imported):
     request_link(app.test_client(), "aminah.hassan@example.my")
-    request_link(app.test_client(), "900101145678")
+    request_link(app.test_client(), "820715105123")
     msg = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
     msg.status, msg.last_error = "failed", "SMTPRecipientsRefused: 550 no such user"
     db.session.commit()

@@ -58,7 +58,7 @@ def test_unverified_old_account_starts_regular(client, imported):
     r = submit_link(client, link, full_name="Tan Wei Jie", company_name="Tan Ukur Sdn. Bhd.")
     assert r.status_code == 302, r.data[:3000]
     user = db.session.scalar(select(User).where(User.email == "admin@tanukur.example.my"))
-    assert user.tier == Tier.REGULAR and user.company_reg_no == "201901012345"
+    assert user.tier == Tier.REGULAR and user.company_reg_no == "201501034567"
     assert wallet.balance(user) == 120050
 
 
@@ -186,10 +186,10 @@ def test_merge_into_existing_account_of_same_mykad(client, imported):
 
 
 def test_two_legacy_accounts_of_one_mykad_become_one(client, imported):
-    link = request_link(client, "900101-14-5678")
+    link = request_link(client, "820715-10-5123")
     r = submit_link(client, link, full_name="Rajesh a/l Kumar")
     assert r.status_code == 302, r.data[:2000]
-    user = db.session.scalar(select(User).where(User.mykad == "900101145678"))
+    user = db.session.scalar(select(User).where(User.mykad == "820715105123"))
     assert _legacy("L-100003").user_id == _legacy("L-100004").user_id == user.id
     assert wallet.balance(user) == 4000 + 1525
     refs = {o["reference"] for o in service.history_for(user)}
