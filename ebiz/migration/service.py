@@ -17,6 +17,8 @@ Invariants:
   submitting one link make one account; the loser is told the link was used.
 - Everything sharing the identity number of the activated row and still waiting migrates with
   it (two old accounts of one MyKad become one account, one wallet, both histories).
+- An old account joins an existing eBiz account only if that account has the link's email or a
+  counter-verified identity (a MyKad typed at registration proves nothing).
 - Primary carries over only from an old record whose export says the identity was verified at
   a counter, and only to an account the link's owner controls (a new account, or one with the
   verified email).
@@ -37,7 +39,7 @@ from sqlalchemy import case, func, or_, select, update
 
 from ..accounts import identity
 from ..accounts import service as accounts
-from ..accounts.models import Kind, Role, User
+from ..accounts.models import Kind, Role, Tier, User
 from ..audit.service import record
 from ..catalog.service import names_by_sku
 from ..clock import utcnow
@@ -124,6 +126,15 @@ def detour_for_login(login: str) -> str | None:
     if row is None:
         return None
     return url_for("migration.ask", token=make_token("migration-ask", {"id": row.id}))
+
+
+def ask_url_for_user(user) -> str | None:
+    """For a signed-in customer (who registered afresh with the same email or identity number, so
+    sign-in never leads to the old account): the ask page of a matching old account, if any."""
+    for login in (user.email, user.mykad, user.passport_no, user.company_reg_no):
+        if login and (url := detour_for_login(login)):
+            return url
+    return None
 
 
 def _ask_row(token: str) -> LegacyCustomer:
@@ -236,10 +247,24 @@ def merge_target(row: LegacyCustomer) -> User | None:
     return user
 
 
+def _check_may_join(row: LegacyCustomer, user: User) -> None:
+    """An old account joins an eBiz account only when that account is surely the same person's:
+    it has the email the link was sent to, or its identity was verified at a counter (anyone may
+    type someone else's MyKad when registering: the old balance must not go to them)."""
+    if user.role != Role.CUSTOMER:
+        raise Forbidden(_l("This identity belongs to a staff account. Please contact customer service."))
+    if user.email.lower() != row.email.lower() and user.tier != Tier.PRIMARY:
+        raise Conflict(_l("An eBiz account already uses this identity number, but it has not been verified at a "
+                          "counter. To protect your balance, have that account verified at any eBiz counter with "
+                          "your identity document first, then open this link again (or ask for a new one)."))
+
+
 def link_form(token: str) -> tuple[LegacyCustomer, str | None]:
     """(the legacy row, the masked email of the account it will join, if any) for the form."""
     row = _row_for_link(token, lock=False)
     target = merge_target(row)
+    if target is not None:
+        _check_may_join(row, target)
     return row, (mask_email(target.email) if target is not None else None)
 
 
@@ -263,8 +288,8 @@ def activate(token: str, *, full_name: str, phone: str | None, address: str | No
     if not accept_terms:
         raise ValidationError(_l("Please accept the terms of use to continue."), field="accept_terms")
     target = merge_target(row)
-    if target is not None and target.role != Role.CUSTOMER:
-        raise Forbidden(_l("This identity belongs to a staff account. Please contact customer service."))
+    if target is not None:
+        _check_may_join(row, target)
     name = " ".join((full_name or "").split())
     address = " ".join((address or "").split()) or None
     if address and len(address) > 500:

@@ -79,6 +79,8 @@ def link(token: str):
         row, merge_into = service.link_form(token)
     except LinkProblem as exc:
         return render_template("migration/expired.html", problem=exc.message), 400
+    except EbizError as exc:  # an account it may not join (service._check_may_join)
+        return render_template("migration/expired.html", problem=exc.message), exc.status
     form = MergeForm() if merge_into else LinkForm(obj=row if request.method == "GET" else None)
     if form.validate_on_submit():
         data = form.data
@@ -107,6 +109,15 @@ def link(token: str):
             return redirect(url_for("migration.welcome"))
     return render_template("migration/link.html", form=form, row=row, merge_into=merge_into,
                            is_company=row.kind == Kind.COMPANY)
+
+
+@bp.get("/claim")
+@login_required
+def claim():
+    url = service.ask_url_for_user(current_user) if current_user.role == Role.CUSTOMER else None
+    if url:
+        return redirect(url)
+    return render_template("migration/claim_none.html")
 
 
 @bp.get("/welcome")

@@ -14,7 +14,7 @@ from ebiz.wallet import service as wallet
 from tests.factories import csrf_from
 from tests.races import race
 
-from .conftest import ask_url, link_path, request_link, submit_link
+from .conftest import ask_url, last_link, link_path, request_link, submit_link
 
 AMINAH_MYKAD = "850312-14-5566"
 
@@ -246,3 +246,48 @@ def test_corrected_address_is_kept(client, imported):
     link = request_link(client, AMINAH_MYKAD)
     submit_link(client, link, address="99 Jalan Ampang, Kuala Lumpur")
     assert _legacy("L-100001").address == "99 Jalan Ampang, Kuala Lumpur"
+
+
+def test_no_merge_into_an_unverified_account_that_typed_the_same_mykad(client, imported):
+    """Someone registered (Regular, unverified) with Aminah's MyKad: her old balance must not go there."""
+    from tests.factories import make_user
+
+    impostor = make_user(tier=Tier.REGULAR, mykad="850312145566", email="someone.else@example.my")
+    link = request_link(client, "aminah.hassan@example.my")
+    r = client.get(link_path(link))
+    assert r.status_code == 409 and b"verified at a counter" in r.data
+    r = submit_link(client, link)
+    assert r.status_code == 409
+    assert wallet.balance(impostor) == 0 and _legacy("L-100001").status == "waiting"
+    # Once a counter has verified that account (it is hers after all), the same link joins them.
+    impostor.tier = Tier.PRIMARY
+    db.session.commit()
+    page = client.get(link_path(link))
+    r = client.post(link_path(link), data={"csrf_token": csrf_from(page.data), "accept_terms": "y"})
+    assert r.status_code == 200 and wallet.balance(impostor) == 25000
+
+
+def test_signed_in_customer_with_the_same_email_and_mykad_reaches_the_old_account(client, imported):
+    """Registered afresh with the very same email and MyKad: sign-in never detours, so My orders offers the way."""
+    from tests.factories import login_session, make_user
+
+    user = make_user(tier=Tier.PRIMARY, mykad="850312145566", email="aminah.hassan@example.my")
+    login_session(client, user)
+    assert b"/migration/claim" in client.get("/orders/").data
+    r = client.get("/migration/claim")
+    assert r.status_code == 302 and "/migration/ask/" in r.headers["Location"]
+    page = client.get(r.headers["Location"])
+    client.post(r.headers["Location"] + "/yes", data={"csrf_token": csrf_from(page.data)})
+    link = last_link()
+    page = client.get(link_path(link))
+    r = client.post(link_path(link), data={"csrf_token": csrf_from(page.data), "accept_terms": "y"})
+    assert r.status_code == 200 and wallet.balance(user) == 25000
+    assert client.get("/migration/claim").status_code == 200  # nothing left to claim
+
+
+def test_claim_with_nothing_matching(client, imported):
+    from tests.factories import login_session, make_user
+
+    login_session(client, make_user())
+    r = client.get("/migration/claim")
+    assert r.status_code == 200 and b'data-testid="claim-none"' in r.data
