@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 
 from ..accounts import identity
 from ..accounts.models import Kind
+from ..audit.service import record
 from ..catalog.service import known_skus
 from ..clock import utcnow
 from ..errors import ValidationError
@@ -378,6 +379,10 @@ def import_export(directory: Path, *, progress: Callable[[int], None] | None = N
                 progress(len(batch))
     controls = _check_export_totals(directory, report)
     _check_import_totals(report, controls.get("balances"))
+    record("migration.imported", target_type="LegacyExport", target_id=directory.name[:64],
+           rejected=len(report.faults), changed=len(report.changed), control_problems=len(report.control),
+           **{f"{name}_imported": c.inserted for name, c in report.counts.items()})
+    db.session.commit()
     return report
 
 

@@ -131,3 +131,11 @@ def test_no_password_column_is_read(export_dir):
     importer.import_export(export_dir)
     assert "password" not in LegacyCustomer.__table__.columns
     assert db.session.scalar(select(func.count(LegacyCustomer.id))) == 34
+
+
+def test_an_import_run_is_audited(export_dir):
+    from ebiz.audit.models import AuditEvent
+
+    importer.import_export(export_dir)
+    ev = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "migration.imported"))
+    assert ev.details["customers_imported"] == 34 and ev.details["rejected"] == 14
