@@ -33,9 +33,8 @@ class LegacyStatus:
 class EmailStatus:
     UNKNOWN = "unknown"  # as exported: nobody has said yet
     INVALID = "invalid"  # the customer said it is no longer in use
-    BOUNCED = "bounced"  # reserved: undelivered links are counted from the outbox (service.dashboard)
     CORRECTED = "corrected"  # an administrator changed it after an identity check
-    ALL = (UNKNOWN, INVALID, BOUNCED, CORRECTED)
+    ALL = (UNKNOWN, INVALID, CORRECTED)
 
 
 LEGACY_ORDER_STATUS_LABELS = {
@@ -49,7 +48,7 @@ class LegacyCustomer(db.Model):
     __tablename__ = "legacy_customer"
     __table_args__ = (
         CheckConstraint("status IN ('waiting', 'migrated')", name="status"),
-        CheckConstraint("email_status IN ('unknown', 'invalid', 'bounced', 'corrected')", name="email_status"),
+        CheckConstraint("email_status IN ('unknown', 'invalid', 'corrected')", name="email_status"),
         CheckConstraint("balance_sen >= 0", name="balance_not_negative"),
         CheckConstraint("status = 'waiting' OR user_id IS NOT NULL", name="migrated_has_user"),
     )

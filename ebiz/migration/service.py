@@ -108,7 +108,11 @@ def _identity_filter(login: str):
     compact = text.replace("-", "").replace(" ", "").upper()
     if compact.isascii() and compact.isdigit() and len(compact) == 12:
         return or_(LegacyCustomer.mykad == compact, LegacyCustomer.company_reg_no == compact)
-    return or_(LegacyCustomer.passport_no == compact, LegacyCustomer.company_reg_no == compact)
+    try:  # an old-format company number is stored as "123456-A"
+        company = identity.normalise_company_reg_no(text)
+    except ValidationError:
+        company = compact
+    return or_(LegacyCustomer.passport_no == compact, LegacyCustomer.company_reg_no == company)
 
 
 def find_waiting(login: str) -> LegacyCustomer | None:

@@ -47,7 +47,7 @@ def upgrade():
     sa.Column('links_sent', sa.Integer(), nullable=False),
     sa.Column('link_message_id', sa.Integer(), nullable=True),
     sa.Column('imported_at', sa.DateTime(), nullable=False),
-    sa.CheckConstraint("email_status IN ('unknown', 'invalid', 'bounced', 'corrected')", name=op.f('ck_legacy_customer_email_status')),
+    sa.CheckConstraint("email_status IN ('unknown', 'invalid', 'corrected')", name=op.f('ck_legacy_customer_email_status')),
     sa.CheckConstraint("status = 'waiting' OR user_id IS NOT NULL", name=op.f('ck_legacy_customer_migrated_has_user')),
     sa.CheckConstraint("status IN ('waiting', 'migrated')", name=op.f('ck_legacy_customer_status')),
     sa.CheckConstraint('balance_sen >= 0', name=op.f('ck_legacy_customer_balance_not_negative')),

@@ -291,3 +291,8 @@ def test_claim_with_nothing_matching(client, imported):
     login_session(client, make_user())
     r = client.get("/migration/claim")
     assert r.status_code == 200 and b'data-testid="claim-none"' in r.data
+
+
+def test_signin_with_passport_or_company_number_finds_the_old_account(client, imported):
+    assert "/migration/ask/" in ask_url(client, "tk1234567")  # Hiroshi's passport, any case
+    assert "/migration/ask/" in ask_url(client, "201501034567")  # Tan Ukur's company number
