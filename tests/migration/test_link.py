@@ -1,5 +1,6 @@
 """The migration link: sign-in detour, Yes / No, expiry, reuse, tampering, replacement, races."""
 
+import re
 import time
 
 import pytest
@@ -296,3 +297,16 @@ def test_claim_with_nothing_matching(client, imported):
 def test_signin_with_passport_or_company_number_finds_the_old_account(client, imported):
     assert "/migration/ask/" in ask_url(client, "tk1234567")  # Hiroshi's passport, any case
     assert "/migration/ask/" in ask_url(client, "201501034567")  # Tan Ukur's company number
+
+
+def test_ask_page_of_a_migrated_account_answers_like_a_forged_one(client, imported):
+    url = ask_url(client, AMINAH_MYKAD)
+    submit_link(client, request_link(client, AMINAH_MYKAD))
+    fresh = client.application.test_client()
+    fresh.set_cookie("lang", "en")
+    migrated = fresh.get(url)
+    forged = fresh.get("/migration/ask/eyJpZCI6OTk5fQ.forged.signature")
+    assert migrated.status_code == forged.status_code == 404
+    problem = re.compile(rb'data-testid="link-problem">([^<]*)<')
+    assert problem.search(migrated.data).group(1) == problem.search(forged.data).group(1)
+    assert b"a***n" not in migrated.data
