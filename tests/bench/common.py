@@ -75,8 +75,7 @@ WARMUP = int(os.environ.get("BENCH_WARMUP", "1"))  # seconds of wrk on each URL 
 # bound to it and to 127.0.0.1, as Flask-Login binds a real sign-in to its browser.
 BENCH_USER_AGENT = "ebiz-bench"
 
-ORDER = ["catalog_list", "catalog_search", "catalog_scale", "wallet_spend", "link_issue", "download_local",
-         "legacy_import"]
+ORDER = ["catalog_list", "catalog_search", "catalog_scale", "wallet_spend", "link_issue", "download_local"]
 
 
 def bench_line(name: str, ratio: float, target: str, extra: str = "") -> str:

@@ -75,6 +75,9 @@ def main(argv: list[str]) -> int:
         for line in lines:
             if line.split()[1] == n:
                 print(line)
+    for line in lines:  # eBiz's own measures (legacy_import), after the floor's fixed ORDER
+        if line.split()[1] not in ORDER:
+            print(line)
     return 0
 
 

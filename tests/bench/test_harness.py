@@ -109,3 +109,19 @@ def test_the_stack_ceiling_pays_through_ebiz_sign_in_or_not_at_all(tmp_path):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_legacy_import_bench_line(tmp_path):
+    """The legacy_import module (issue 15) measures a real import and says so in its BENCH line."""
+    from tests.bench.legacy_import import measure
+
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'bench.db'}"
+
+    app = create_app(Config)
+    with app.app_context():
+        db.create_all()
+    line = measure(app, tmp_path, 50)
+    assert re.match(r"BENCH legacy_import +rows_per_s=\d+ target>=1000  rows=\d+ .* ok$", line), line
+    with app.app_context():
+        db.engine.dispose()
