@@ -102,6 +102,14 @@ class Config:
     # /dev/mail lists the outbox to signed-in staff: on under `make run` (DEBUG), a 404 elsewhere unless set.
     MAIL_VIEWER_ENABLED = _bool("MAIL_VIEWER_ENABLED", False)
 
+    # Legacy migration (ebiz/migration/): the emailed link, the "is this email still yours?"
+    # step after sign-in, how often a link may be sent, and the terms a migrating customer accepts.
+    MIGRATION_LINK_MAX_AGE = _int("MIGRATION_LINK_MAX_AGE", 24 * 3600)
+    MIGRATION_ASK_MAX_AGE = _int("MIGRATION_ASK_MAX_AGE", 30 * 60)
+    MIGRATION_LINK_MIN_INTERVAL_SECONDS = _int("MIGRATION_LINK_MIN_INTERVAL_SECONDS", 60)
+    MIGRATION_LINK_RATE_LIMIT = os.environ.get("MIGRATION_LINK_RATE_LIMIT", "5 per hour")
+    TERMS_VERSION = os.environ.get("TERMS_VERSION", "2026-01")
+
     # Storage of product files.
     STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
     STORAGE_DIR = os.environ.get("STORAGE_DIR", str(BASE_DIR / "storage"))

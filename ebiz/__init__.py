@@ -104,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     from .licensing.views import bp as licensing_bp
     from .licensing.views import verify_bp
     from .main_views import bp as main_bp
+    from .migration.views import bp as migration_bp
     from .orders.views import bp as orders_bp
     from .payments.views import bp as payments_bp
     from .support.help_views import bp as help_bp
@@ -112,7 +113,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (main_bp, accounts_bp, audit_bp, admin_bp, catalog_bp, licensing_bp, verify_bp, delivery_bp,
                payments_bp, wallet_bp, orders_bp, counter_bp, company_bp, dev_mail_bp, health_bp,
-               applications_bp, support_bp, help_bp):
+               applications_bp, support_bp, help_bp, migration_bp):
         app.register_blueprint(bp)
 
 
@@ -124,6 +125,7 @@ def _register_cli(app: Flask) -> None:
     from .counter.cli import cli as counter_cli
     from .delivery.cli import cli as delivery_cli
     from .licensing.cli import cli as licensing_cli
+    from .migration.cli import cli as migration_cli
     from .notifications.cli import cli as notifications_cli
     from .orders.cli import cli as orders_cli
     from .payments.cli import cli as payments_cli
@@ -131,7 +133,7 @@ def _register_cli(app: Flask) -> None:
     from .wallet.cli import cli as wallet_cli
 
     for group in (ebiz_cli, notifications_cli, catalog_cli, licensing_cli, delivery_cli, payments_cli,
-                  wallet_cli, orders_cli, counter_cli, applications_cli, support_cli):
+                  wallet_cli, orders_cli, counter_cli, applications_cli, support_cli, migration_cli):
         app.cli.add_command(group)
 
 

@@ -9,6 +9,7 @@ from .applications import demo as applications_demo
 from .catalog import demo as catalog_demo
 from .counter import demo as counter_demo
 from .delivery import demo as delivery_demo
+from .migration import demo as migration_demo
 from .orders import demo as orders_demo
 from .support import demo as support_demo
 from .wallet import demo as wallet_demo
@@ -24,6 +25,7 @@ def seed_all() -> list[str]:
     lines += applications_demo.seed()
     lines += wallet_demo.seed()
     lines += orders_demo.seed()  # last: it buys from the catalogue with a wallet
+    lines += migration_demo.seed()  # after the catalogue: old orders name its products
     lines += counter_demo.seed_runners_and_sales()  # a company's runners, and sales at a counter
     lines += support_demo.seed()  # after the customers and staff it writes tickets for
     return lines

@@ -9,6 +9,7 @@ from .companies import models as companies_models  # noqa: F401
 from .counter import models as counter_models  # noqa: F401
 from .delivery import models as delivery_models  # noqa: F401
 from .licensing import models as licensing_models  # noqa: F401
+from .migration import models as migration_models  # noqa: F401
 from .notifications import models as notifications_models  # noqa: F401
 from .orders import models as orders_models  # noqa: F401
 from .payments import models as payments_models  # noqa: F401

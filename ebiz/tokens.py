@@ -18,7 +18,8 @@ PURPOSES = {
     "email-change": "EMAIL_CHANGE_MAX_AGE",
     "registration": "EMAIL_CHANGE_MAX_AGE",  # the link that finishes a registration
     "download": "DOWNLOAD_LINK_MAX_AGE",
-    "migration": "EMAIL_CHANGE_MAX_AGE",
+    "migration": "MIGRATION_LINK_MAX_AGE",
+    "migration-ask": "MIGRATION_ASK_MAX_AGE",
     "support-confirm": "SUPPORT_CONFIRM_MAX_AGE",
     "support-access": "SUPPORT_ACCESS_MAX_AGE",
     "support-email-change": "EMAIL_CHANGE_MAX_AGE",

@@ -106,6 +106,24 @@ def find_by_login(login: str) -> User | None:
     return db.session.scalar(select(User).where(User.passport_no == digits.upper()))
 
 
+# A domain above this one (migration) may answer a sign-in whose identifier names no account:
+# it registers a function login -> URL or None at app setup (the floors forbid importing it here).
+_UNKNOWN_LOGIN_HANDLERS: list = []
+
+
+def register_unknown_login_handler(fn) -> None:
+    if fn not in _UNKNOWN_LOGIN_HANDLERS:
+        _UNKNOWN_LOGIN_HANDLERS.append(fn)
+
+
+def unknown_login_detour(login: str) -> str | None:
+    """Where to send a sign-in whose identifier is no live account (a legacy account waiting to
+    migrate, say); None for a live account or when no handler knows it (the usual answer)."""
+    if not _UNKNOWN_LOGIN_HANDLERS or find_by_login((login or "")[:254]) is not None:
+        return None
+    return next((url for fn in _UNKNOWN_LOGIN_HANDLERS if (url := fn(login[:254]))), None)
+
+
 # ------------------------------------------------------------ registration
 
 # What a taken unique identity says when a concurrent twin took it between the checks and the
@@ -818,3 +836,12 @@ def change_email_on_evidence(user_id: int, new_email: str, *, actor_id: int, evi
     queue_mail(old, _l("Your eBiz email address was changed"), "email_changed", user=user, old_email=old,
                new_email=email_n)
     return user
+
+
+def carry_over_primary(user: User, *, source: str, ip: str | None = None) -> None:
+    """Primary from the old system's counter verification (migration): `source` names the old record."""
+    if user.role != Role.CUSTOMER or user.tier == Tier.PRIMARY:
+        return
+    user.tier = Tier.PRIMARY
+    user.primary_verified_at = utcnow()
+    record("account.primary_carried_over", actor=user, target=user, ip=ip, source=source)

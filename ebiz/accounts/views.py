@@ -258,6 +258,8 @@ def login():
     form = LoginForm()
     next_url = request.args.get("next")
     status = 200
+    if form.validate_on_submit() and (detour := service.unknown_login_detour(form.login.data)):
+        return redirect(detour)  # e.g. a legacy account waiting to migrate (ebiz/migration/)
     if form.validate_on_submit():
         try:
             user = service.authenticate(form.login.data, form.password.data, ip=_ip())

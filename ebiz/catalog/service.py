@@ -762,3 +762,16 @@ def cancel_session(session_id: int, *, actor, ip: str | None = None) -> Training
     _expire(TrainingSession, session_id)
     record("catalog.session.cancel", actor=actor, target=s, ip=ip)
     return s
+
+
+def known_skus() -> set[str]:
+    """Every product code the catalogue has ever had (published or not): what an old order may name."""
+    return set(db.session.scalars(select(Product.sku)))
+
+
+def names_by_sku(skus) -> dict[str, str]:
+    """{sku: product name} for the products among `skus` (old orders name products by code)."""
+    skus = set(skus)
+    if not skus:
+        return {}
+    return dict(db.session.execute(select(Product.sku, Product.name).where(Product.sku.in_(skus))).all())

@@ -38,7 +38,7 @@ from email.utils import make_msgid
 from flask import current_app, render_template
 from flask_sqlalchemy.session import Session as FlaskSession
 from jinja2 import TemplateNotFound
-from sqlalchemy import event, inspect, or_, select
+from sqlalchemy import event, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
@@ -343,3 +343,11 @@ def outbox_listing():
 
 def outbox_message(message_id: int) -> OutboxMessage | None:
     return db.session.get(OutboxMessage, message_id)
+
+
+def undelivered_among(ids) -> int:
+    """How many of these outbox rows (a list or a SELECT of ids) the mail server has refused so far:
+    given up on ("failed"), or waiting to be retried after an error."""
+    return int(db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.id.in_(ids), OutboxMessage.status != "sent", OutboxMessage.last_error.is_not(None))) or 0)

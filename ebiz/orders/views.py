@@ -172,8 +172,9 @@ def my_orders():
     page = page_arg()
     per = 20
     rows = list(db.session.scalars(service.orders_of(current_user, status).offset((page - 1) * per).limit(per + 1)))
+    older = service.history_elsewhere(current_user) if page == 1 and not status else []
     return render_template("orders/my_orders.html", orders=rows[:per], status=status, page=page,
-                           has_next=len(rows) > per, filters=service.PAYMENT_FILTERS)
+                           has_next=len(rows) > per, filters=service.PAYMENT_FILTERS, older=older)
 
 
 @bp.get("/training")

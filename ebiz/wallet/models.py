@@ -39,7 +39,11 @@ class SystemAccount:
     REVENUE = "revenue"
     REFUNDS = "refunds"
     ADJUSTMENTS = "adjustments"
-    ALL = (CLEARING, HQ_CASH, REVENUE, REFUNDS, ADJUSTMENTS)
+    # Legacy balances: opened from LEGACY_OPENING into LEGACY_UNCLAIMED at import, moved from
+    # LEGACY_UNCLAIMED to the customer's wallet when they migrate (ebiz/migration/).
+    LEGACY_OPENING = "legacy_opening"
+    LEGACY_UNCLAIMED = "legacy_unclaimed"
+    ALL = (CLEARING, HQ_CASH, REVENUE, REFUNDS, ADJUSTMENTS, LEGACY_OPENING, LEGACY_UNCLAIMED)
 
 
 class PostingKind:
@@ -51,6 +55,8 @@ class PostingKind:
     ADJUSTMENT = "adjustment"
     REFUND_OWED = "refund_owed"  # money received that must go back (system accounts only)
     REFUND_PAID = "refund_paid"  # a queued refund paid back by staff (system accounts only)
+    LEGACY_OPENING = "legacy_opening"  # a balance of the old system, at import (system accounts only)
+    LEGACY_CLAIM = "legacy_claim"  # that balance moved into the migrated customer's wallet
 
 
 # A posting's memo holds only a language-neutral detail (a reference, a receipt number, a
@@ -64,6 +70,8 @@ POSTING_DESCRIPTIONS = {
     PostingKind.ADJUSTMENT: _l("Adjustment %(detail)s"),
     PostingKind.REFUND_OWED: _l("Money to return %(detail)s"),
     PostingKind.REFUND_PAID: _l("Refund paid back %(detail)s"),
+    PostingKind.LEGACY_OPENING: _l("Opening balance from the old system, customer %(detail)s"),
+    PostingKind.LEGACY_CLAIM: _l("Balance brought from the old system, customer %(detail)s"),
 }
 
 

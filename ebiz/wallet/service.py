@@ -484,3 +484,61 @@ def verify() -> list[str]:
     if grand:
         problems.append(f"all entries sum to {grand}, not 0")
     return problems
+
+
+# -- balances brought from the old system (ebiz/migration/) ------------------------------------
+def open_legacy_balances(openings: list[tuple[str, int]]) -> int:
+    """Opening postings for the old system's balances: legacy_opening -> legacy_unclaimed, one per
+    old customer id (the idempotency key), so importing the same export twice opens nothing twice.
+
+    A batch at a time (the import's): one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING`
+    for the postings and one for their entries. Only system accounts move (no cached balance), so
+    this is `post` for many postings at once; each still has two entries summing to zero (and the
+    PostgreSQL guards check it at commit). Returns how many postings were new."""
+    openings = [(legacy_id, amount) for legacy_id, amount in openings if amount]
+    if not openings:
+        return 0
+    for _legacy_id, amount_sen in openings:
+        _positive(amount_sen)
+    begin_write()
+    opening, unclaimed = _accounts((SystemAccount.LEGACY_OPENING, AccountKind.SYSTEM, None),
+                                   (SystemAccount.LEGACY_UNCLAIMED, AccountKind.SYSTEM, None))
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # the dialect's ON CONFLICT, chosen at run time
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # the dialect's ON CONFLICT, chosen at run time
+    now = utcnow()
+    amounts = {f"legacy-opening:{legacy_id}": amount for legacy_id, amount in openings}
+    postings = LedgerPosting.__table__
+    made = db.session.execute(
+        insert(postings).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(postings.c.id, postings.c.idempotency_key),
+        [dict(idempotency_key=key, kind=PostingKind.LEGACY_OPENING, memo=key.split(":", 1)[1][:300],
+              created_at=now) for key in amounts]).all()
+    if made:
+        db.session.execute(LedgerEntry.__table__.insert(), [
+            dict(posting_id=pid, account_id=acct.id, amount_sen=sign * amounts[key], created_at=now)
+            for pid, key in made for acct, sign in ((unclaimed, 1), (opening, -1))])
+    return len(made)
+
+
+def claim_legacy_balance(user, legacy_id: str, amount_sen: int) -> LedgerPosting | None:
+    """Move an old customer's opened balance into `user`'s wallet (once per old customer id); the
+    wallet is the one the customer keeps, so merged accounts' balances add up in it."""
+    if amount_sen <= 0:
+        return None
+    posting, _ = post(PostingKind.LEGACY_CLAIM, f"legacy-claim:{legacy_id}",
+                      [(wallet_account(user), amount_sen),
+                       (system_account(SystemAccount.LEGACY_UNCLAIMED), -amount_sen)], memo=legacy_id)
+    return posting
+
+
+def legacy_totals() -> tuple[int, int]:
+    """(sen opened from the old system, sen still unclaimed), from the ledger's entries."""
+    rows = dict(db.session.execute(
+        select(LedgerAccount.code, func.coalesce(func.sum(LedgerEntry.amount_sen), 0))
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .where(LedgerAccount.code.in_([SystemAccount.LEGACY_OPENING, SystemAccount.LEGACY_UNCLAIMED]))
+        .group_by(LedgerAccount.code)).all())
+    return -int(rows.get(SystemAccount.LEGACY_OPENING, 0)), int(rows.get(SystemAccount.LEGACY_UNCLAIMED, 0))

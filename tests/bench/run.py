@@ -5,7 +5,7 @@
 
 Modules run in this order; each returns its BENCH lines (see common.py):
 catalog (catalog_list, catalog_search, catalog_scale), wallet_spend,
-link (link_issue), download (download_local).
+link (link_issue), download (download_local), legacy_import (rows per second, issue 15).
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ MODULES = {
     "wallet_spend": (["wallet_spend"], ">=0.5"),
     "link": (["link_issue"], ">=0.5"),
     "download": (["download_local"], ">=0.8"),
+    "legacy_import": (["legacy_import"], ">=1000"),
 }
 TARGETS = {"catalog_list": ">=0.4", "catalog_search": ">=0.4", "catalog_scale": "<=1.5",
-           "wallet_spend": ">=0.5", "link_issue": ">=0.5", "download_local": ">=0.8"}
+           "wallet_spend": ">=0.5", "link_issue": ">=0.5", "download_local": ">=0.8",
+           "legacy_import": ">=1000"}
 
 
 def main(argv: list[str]) -> int:
@@ -73,6 +75,9 @@ def main(argv: list[str]) -> int:
         for line in lines:
             if line.split()[1] == n:
                 print(line)
+    for line in lines:  # eBiz's own measures (legacy_import), after the floor's fixed ORDER
+        if line.split()[1] not in ORDER:
+            print(line)
     return 0
 
 

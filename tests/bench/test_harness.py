@@ -120,3 +120,19 @@ def test_every_bench_server_runs_the_repos_gunicorn_config():
     assert cmd[1:3] == ["-c", str(GUNICORN_CONF)] and GUNICORN_CONF == ROOT / "gunicorn.conf.py"
     assert GUNICORN_CONF.is_file() and cmd[cmd.index("--max-requests") + 1] == "0"
     assert GUNICORN_ENV == {"GUNICORN_ACCESS_LOG": ""}
+
+
+def test_legacy_import_bench_line(tmp_path):
+    """The legacy_import module (issue 15) measures a real import and says so in its BENCH line."""
+    from tests.bench.legacy_import import measure
+
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'bench.db'}"
+
+    app = create_app(Config)
+    with app.app_context():
+        db.create_all()
+    line = measure(app, tmp_path, 50)
+    assert re.match(r"BENCH legacy_import +rows_per_s=\d+ target>=1000  rows=\d+ .* ok$", line), line
+    with app.app_context():
+        db.engine.dispose()
