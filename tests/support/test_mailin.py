@@ -15,8 +15,8 @@ from ebiz.notifications.service import _build
 from ebiz.support import service
 from ebiz.support.mailin import SupportSMTPHandler
 from ebiz.support.models import Ticket, TicketAttachment, TicketMessage
-from tests.conftest import free_port
 from tests.factories import make_user
+from tests.services import free_port
 
 from .helpers import PDF
 
