@@ -17,6 +17,7 @@ from ..counter.models import Counter
 from ..errors import EbizError
 from ..extensions import db
 from ..forms import int_id, page_arg, show_error
+from ..support import service as support
 from .forms import ActiveForm, LookupForm, RoleForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -145,18 +146,27 @@ def set_role(user_id: int):
 @bp.route("/users/<int:user_id>/representative", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def company_representative(user_id: int):
-    """Change a company's representative (the old one leaves or changes): reason and reference required."""
+    """Change a company's representative (the old one leaves or changes), on the strength of the
+    company's own support ticket assigned to this administrator: the support desk checks the ticket
+    and records the action on it, the companies domain makes the change, the ticket says so."""
     user = accounts.get_user(user_id)
     if not companies.is_company(user):
         abort(404)
     form = RepresentativeForm()
+    if request.method == "GET" and request.args.get("ticket"):
+        form.ticket.data = request.args["ticket"][:30]  # the link from the ticket's page
     status = 200
     if form.validate_on_submit():
+        admin = current_user._get_current_object()
         try:
-            companies.change_representative(current_user._get_current_object(), user,
-                                            full_name=form.full_name.data, mykad=form.mykad.data,
-                                            reason=form.reason.data, reference=form.reference.data,
-                                            ip=request.remote_addr)
+            ticket = support.ticket_for_action(form.ticket.data, admin, action="company_representative",
+                                               target=f"user:{user.id}", customer=user)
+            new = companies.change_representative(admin, user, full_name=form.full_name.data,
+                                                  mykad=form.mykad.data, reason=form.reason.data,
+                                                  ticket_reference=ticket.reference, ip=request.remote_addr)
+            support.action_done(ticket, admin, body=f"Company representative changed to {new.full_name} (reason: "
+                                                    f"{new.reason}). The company was told by email; everyone "
+                                                    f"signed in to the account was signed out.")
         except EbizError as exc:
             db.session.rollback()
             show_error(form, exc)

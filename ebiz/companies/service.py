@@ -16,10 +16,12 @@ Invariants:
   a refusal raises `OtpRefused`, whose audit event and count the caller commits.
 - `spend(otp_id, amount)` raises the OTP's `spent_sen` by a conditional UPDATE
   (`spent + amount <= cap`): two sales that together exceed the cap cannot both pass.
-- A representative change is an administrator's, with a reason and a reference (the
-  support ticket number once the support desk exists; free text until then); it closes the
-  current history row, opens the new one, renames the account's representative (which ends
-  every session of the account), is audited and mailed to the company, all in one transaction.
+- A representative change is an administrator's, with a reason and the company's support ticket
+  reference. This domain sits below the support desk and never imports it: the caller (the admin
+  view, a front desk) validates the ticket with `support.service.ticket_for_action` first, in the
+  same transaction, and passes its canonical reference here. The change closes the current
+  history row, opens the new one, renames the account's representative (which ends every session
+  of the account), is audited and mailed to the company naming the ticket, all in one transaction.
 """
 
 import hashlib
@@ -93,8 +95,9 @@ def representative_history(company: User) -> list[Representative]:
 
 
 def change_representative(admin: User, company: User, *, full_name: str, mykad: str, reason: str,
-                          reference: str, ip: str | None = None) -> Representative:
-    """An administrator names a new representative (see the module docstring)."""
+                          ticket_reference: str, ip: str | None = None) -> Representative:
+    """An administrator names a new representative on the strength of the company's support ticket
+    (`ticket_reference`, already checked by the support desk: see the module docstring)."""
     if getattr(admin, "role", None) != Role.ADMIN:
         raise Forbidden(_l("Only an administrator can change a company's representative."))
     require_company(company)
@@ -109,12 +112,9 @@ def change_representative(admin: User, company: User, *, full_name: str, mykad: 
         raise ValidationError(_l("Give the reason for the change."), field="reason")
     if len(why) > 300:
         raise ValidationError(_l("Keep the reason under 300 characters."), field="reason")
-    ref = " ".join((reference or "").split())
-    if not ref:
-        raise ValidationError(_l("Enter the reference (the support ticket number, or where the request came "
-                                 "from)."), field="reference")
-    if len(ref) > 60:
-        raise ValidationError(_l("Keep the reference under 60 characters."), field="reference")
+    ref = (ticket_reference or "").strip()
+    if not ref or len(ref) > 60:  # the caller passes the checked ticket's reference: never blank
+        raise ValidationError(_l("This action needs an active support ticket assigned to you."), field="ticket")
     begin_write()
     old = current_representative(company)
     if old.mykad == number:
@@ -129,11 +129,11 @@ def change_representative(admin: User, company: User, *, full_name: str, mykad: 
     db.session.add(new)
     company = accounts.set_company_representative(company, full_name=name, mykad=number)
     db.session.flush()
-    record("company.representative_changed", actor=admin, target=company, ip=ip, reason=why, reference=ref,
+    record("company.representative_changed", actor=admin, target=company, ip=ip, reason=why, ticket=ref,
            old_mykad=old.mykad, new_mykad=number)
     queue_mail(company.email, _l("The representative of %(company)s on eBiz has changed",
                                  company=company.display_name),
-               "company_representative_changed", company=company, old=old, new=new)
+               "company_representative_changed", company=company, old=old, new=new, ticket_reference=ref)
     return new
 
 

@@ -1,11 +1,16 @@
 """`flask support ...` commands (cron): escalate SLA breaches, purge old data, receive mail."""
 
+import signal
+import threading
+
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from ..extensions import begin_write, db
 from . import help as helpdesk
 from . import service
+from .mailin import SupportSMTPHandler
 
 cli = AppGroup("support", help="Support desk commands.")
 
@@ -38,13 +43,7 @@ def purge():
 def mail_in(host, port):
     """Run the inbound SMTP service: mail to SUPPORT_ADDRESS becomes tickets and replies.
     Put it behind the MX (or a relay) for the support address; stop it with Ctrl-C or SIGTERM."""
-    import signal
-    import threading
-
     from aiosmtpd.controller import Controller  # a service dependency only this command needs
-    from flask import current_app
-
-    from .mailin import SupportSMTPHandler
 
     app = current_app._get_current_object()
     host = host or app.config["SUPPORT_INBOUND_HOST"]

@@ -616,8 +616,17 @@ def queue(agent: User, which: str = "all", category: str | None = None, limit: i
 
 
 def agents() -> list[User]:
+    """Support agents: the ones tickets are routed and escalated to."""
     return db.session.scalars(select(User).where(User.role == Role.SUPPORT, User.active.is_(True))
                               .order_by(User.full_name)).all()
+
+
+def assignees() -> list[User]:
+    """Who a ticket may be assigned to by hand: support agents and administrators (an administrator
+    takes the ticket behind an administrator's action, such as a company representative change)."""
+    return db.session.scalars(select(User).where(User.role.in_((Role.SUPPORT, Role.ADMIN)),
+                                                 User.active.is_(True))
+                              .order_by(User.role.desc(), User.full_name)).all()
 
 
 def _load() -> dict[int, int]:
@@ -773,10 +782,12 @@ class TicketRequired(Forbidden):
     default_message = _l("This action needs an active support ticket assigned to you.")
 
 
-def ticket_for_action(ticket_ref: str | None, agent: User, *, action: str, target: str | None = None) -> Ticket:
-    """The seam every ticket-backed account action goes through (the companies and migration domains
-    call it too): the ticket must exist, be active and be assigned to `agent`. Records the action
-    against the ticket; the caller's own audit event names the ticket reference."""
+def ticket_for_action(ticket_ref: str | None, agent: User, *, action: str, target: str | None = None,
+                      customer: User | None = None) -> Ticket:
+    """The seam every ticket-backed account action goes through (the companies and migration domains'
+    actions, called from their front desks): the ticket must exist, be active and be assigned to
+    `agent`; with `customer`, it must also be that account's own ticket. Records the action against
+    the ticket; the caller's own audit event names the ticket reference."""
     if not is_agent(agent):
         raise Forbidden()
     if not ticket_ref:
@@ -786,15 +797,25 @@ def ticket_for_action(ticket_ref: str | None, agent: User, *, action: str, targe
         ticket = lock(ticket)  # one ticket-backed action at a time on a ticket
     if ticket is None or ticket.status not in ACTIVE or ticket.assignee_id != agent.id:
         raise TicketRequired(field="ticket")
+    if customer is not None and ticket.customer_id != customer.id:
+        raise ValidationError(_l("This ticket belongs to another customer: use this account's own ticket."),
+                              field="ticket")
     db.session.add(TicketAction(ticket_id=ticket.id, actor_id=agent.id, action=action[:40],
                                 target=(target or "")[:254] or None, created_at=utcnow()))
     return ticket
 
 
 def ticket_reference_for_action(ticket_ref: str | None, agent: User, action: str = "external",
-                                target: str | None = None) -> str:
+                                target: str | None = None, customer: User | None = None) -> str:
     """For other domains: validate the ticket behind an action and return its canonical reference."""
-    return ticket_for_action(ticket_ref, agent, action=action, target=target).reference
+    return ticket_for_action(ticket_ref, agent, action=action, target=target, customer=customer).reference
+
+
+def action_done(ticket: Ticket, agent: User, *, body: str) -> TicketMessage:
+    """Say on the ticket what another domain's ticket-backed action did (a system message the
+    customer sees on the ticket; it is not mailed: the acting domain tells the customer itself)."""
+    _require_agent(agent)
+    return _message(ticket, kind="system", author=agent, body=body)
 
 
 def actions_of(ticket: Ticket) -> list[TicketAction]:

@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from ..accounts import service as accounts
 from ..accounts.decorators import roles_required
 from ..accounts.models import Role
+from ..accounts.search import user_search
 from ..clock import to_local, utcnow
 from ..errors import EbizError, NotFound
 from ..extensions import db, limiter
@@ -195,12 +196,12 @@ def desk():
     lookup = LookupForm(request.args)
     customers = None
     if lookup.q.data:
-        customers = db.session.scalars(accounts.search_users(lookup.q.data, role=Role.CUSTOMER).limit(50)).all()
+        customers = db.session.scalars(user_search(lookup.q.data, role=Role.CUSTOMER).limit(50)).all()
     found = service.find_tickets(request.args.get("t", ""))
     return render_template("support/desk.html", tickets=service.queue(current_user, which, category),
                            which=which, category=category, form=lookup, results=customers, found=found,
                            t=request.args.get("t", "")[:100],
-                           agent_names={a.id: a.full_name for a in service.agents()})
+                           agent_names={a.id: a.full_name for a in service.assignees()})
 
 
 def _agent_ticket(ref: str):
@@ -213,7 +214,7 @@ def _agent_ticket(ref: str):
 def _agent_forms(ticket, **overrides):
     assign = AssignForm(assignee=str(ticket.assignee_id or ""))
     assign.assignee.choices = [SelectChoice("", "—")] + [SelectChoice(str(a.id), a.full_name)
-                                                         for a in service.agents()]
+                                                         for a in service.assignees()]
     forms = {"reply_form": AgentReplyForm(), "note_form": NoteForm(), "assign_form": assign,
              "merge_form": MergeForm(), "allowance_form": AllowanceForm(), "requery_form": RequeryForm(),
              "email_form": EmailChangeForm(), "refund_form": RefundForm()}
@@ -277,7 +278,7 @@ def agent_assign(ref: str):
     def run(t, f):
         who = None
         if f.assignee.data:
-            who = next((a for a in service.agents() if str(a.id) == f.assignee.data), None)
+            who = next((a for a in service.assignees() if str(a.id) == f.assignee.data), None)
             if who is None:
                 raise service.ValidationError(_("Choose a support agent."), field="assignee")
         service.assign(t, _me(), who, ip=request.remote_addr)

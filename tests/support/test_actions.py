@@ -203,3 +203,19 @@ def test_refund_goes_through_the_refund_queue_from_its_ticket_once(app, client, 
     db.session.commit()
     assert first.id == again.id and first.reason_code == "support_ticket" and first.amount_sen == 500
     assert db.session.scalar(select(func.count()).select_from(RefundRequest)) == 1
+
+
+def test_an_action_for_a_named_customer_needs_that_customers_ticket(app):
+    customer, other = make_user(), make_user()
+    admin = make_user(role=Role.ADMIN)
+    theirs = _assigned(other, admin, category="account")
+    with pytest.raises(ValidationError) as refused:
+        service.ticket_for_action(theirs.reference, admin, action="company_representative", customer=customer)
+    assert refused.value.field == "ticket"
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(TicketAction)) == 0
+    mine = _assigned(customer, admin, category="account")
+    assert service.ticket_reference_for_action(mine.reference.lower(), admin, "company_representative",
+                                               target="x", customer=customer) == mine.reference
+    db.session.commit()
+    assert [(a.ticket_id, a.actor_id) for a in service.actions_of(mine)] == [(mine.id, admin.id)]
