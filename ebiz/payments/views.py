@@ -12,9 +12,9 @@ from ..accounts.models import Role
 from ..errors import EbizError
 from ..extensions import begin_write, csrf, db
 from ..forms import page_arg
-from . import service
+from . import refunds, service
 from .banks import bank_name
-from .forms import CheckAgainForm, ResolveRefundForm, ReviewedForm
+from .forms import CheckAgainForm, GatewayRefundForm, ResolveRefundForm, ReviewedForm
 from .models import IntentStatus, PaymentIntent, RefundRequest, RefundStatus
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
@@ -176,7 +176,8 @@ def refund_queue():
     if show in RefundStatus.ALL:
         q = q.where(RefundRequest.status == show)
     return render_template("payments/staff_refunds.html", refunds=db.session.scalars(q.limit(200)).all(),
-                           show=show, form=ResolveRefundForm())
+                           show=show, form=ResolveRefundForm(), gateway_form=GatewayRefundForm(),
+                           via_gateway=refunds.can_use_gateway)
 
 
 @bp.post("/staff/refunds/<reference>")
@@ -194,6 +195,33 @@ def resolve_refund(reference):
         return redirect(url_for(".refund_queue"))
     db.session.commit()
     flash(_("Refund %(ref)s marked as returned.", ref=reference), "success")
+    return redirect(url_for(".refund_queue"))
+
+
+@bp.post("/staff/refunds/<reference>/gateway")
+@roles_required(Role.ADMIN, Role.SUPPORT)
+def refund_via_gateway(reference):
+    """Approve a queued refund and send it back through the gateway the customer paid with."""
+    if not GatewayRefundForm().validate_on_submit():
+        abort(400)
+    try:
+        refunds.approve(current_user, reference, ip=_ip())
+    except EbizError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(url_for(".refund_queue"))
+    db.session.commit()  # approved (and audited) before the gateway is asked: a second click is refused
+    outcome = refunds.issue(reference)
+    db.session.commit()
+    if outcome == "unavailable":
+        flash(_("The gateway could not be reached: the refund will be sent again. Check back shortly."), "warning")
+    elif outcome == refunds.FAILED:
+        flash(_("The gateway refused refund %(ref)s: return the money by bank transfer.", ref=reference), "error")
+    elif outcome == "applied":
+        flash(_("Refund %(ref)s returned through the gateway.", ref=reference), "success")
+    else:
+        flash(_("Refund %(ref)s sent to the gateway; it completes when the gateway confirms it.", ref=reference),
+              "success")
     return redirect(url_for(".refund_queue"))
 
 
