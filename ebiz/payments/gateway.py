@@ -83,6 +83,10 @@ class Gateway(ABC):
     def requery(self, intent) -> GatewayResult:
         """Ask the gateway for the current status; raise GatewayUnavailable when it cannot answer."""
 
+    def collected(self, start, end) -> int | None:
+        """What the gateway says it collected (sen, MYR) between two UTC times; None when it cannot say."""
+        return None
+
     @abstractmethod
     def refund(self, intent, amount_sen: int, *, key: str, refund_ref: str) -> tuple[str | None, str]:
         """Return `amount_sen` of a paid intent to the payer, once per `key`: (the gateway's refund id,
@@ -182,6 +186,25 @@ class SandboxGateway(Gateway):
             raise GatewayUnavailable("refund answer not signed by the sandbox")
         data = json.loads(body)
         return data.get("refund_id"), data["status"]
+
+
+    def collected(self, start, end) -> int | None:
+        params = sign_params(self._secret, {"start": start.isoformat(), "end": end.isoformat(), "ts": int(time.time())})
+        if not self._base:
+            from .sandbox import store
+
+            body, signature = store.collected_answer(params, self._secret)
+        else:
+            url = f"{self._base}/sandbox-gateway/api/collected?{urlencode(params)}"
+            try:
+                with urllib.request.urlopen(url, timeout=current_app.config.get("PAYMENT_GATEWAY_TIMEOUT", 10)  # noqa: S310
+                                            ) as resp:
+                    body, signature = resp.read(), resp.headers.get(SIGNATURE_HEADER)
+            except (OSError, http.client.HTTPException) as exc:
+                raise GatewayUnavailable(str(exc)) from exc
+        if not verify(self._secret, body, signature):
+            raise GatewayUnavailable("settlement answer not signed by the sandbox")
+        return int(json.loads(body)["collected_sen"])
 
 
 GATEWAYS: dict[str, type[Gateway]] = {"sandbox": SandboxGateway}

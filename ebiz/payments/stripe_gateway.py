@@ -288,6 +288,17 @@ class StripeGateway(Gateway):
             return refund.get("id"), "failed"
         return refund.get("id"), "pending"  # pending, requires_action: the refund's event completes it
 
+    def collected(self, start, end) -> int | None:
+        """The day's charges in MYR from Stripe's balance transactions (gross, before Stripe's fees)."""
+        try:
+            txns = _client().v1.balance_transactions.list(params={
+                "created": {"gte": calendar.timegm(start.utctimetuple()), "lt": calendar.timegm(end.utctimetuple())},
+                "limit": 100})
+            return sum(t.amount for t in txns.auto_paging_iter()
+                       if t.type in ("charge", "payment") and t.currency == "myr")
+        except stripe.StripeError as exc:
+            raise GatewayUnavailable(f"stripe: {type(exc).__name__}: {exc}"[:300]) from exc
+
     def requery(self, intent) -> GatewayResult:
         client = _client()
         try:

@@ -12,10 +12,10 @@ from ..accounts.models import Role
 from ..errors import EbizError
 from ..extensions import begin_write, csrf, db
 from ..forms import page_arg
-from . import refunds, service
+from . import console, refunds, service
 from .banks import bank_name
 from .forms import CheckAgainForm, GatewayRefundForm, ResolveRefundForm, ReviewedForm
-from .models import IntentStatus, PaymentIntent, RefundRequest, RefundStatus
+from .models import INTENT_STATUS_LABELS, IntentStatus, PaymentIntent, RefundRequest, RefundStatus
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 STAFF = (Role.ADMIN, Role.SUPPORT, Role.COUNTER)
@@ -223,6 +223,47 @@ def refund_via_gateway(reference):
         flash(_("Refund %(ref)s sent to the gateway; it completes when the gateway confirms it.", ref=reference),
               "success")
     return redirect(url_for(".refund_queue"))
+
+
+@bp.get("/staff/reconcile")
+@roles_required(Role.ADMIN)
+def reconcile_console():
+    """Administrators' reconciliation console (payments.console)."""
+    from datetime import date
+
+    from ..clock import to_local, utcnow
+
+    today = to_local(utcnow()).date()
+    day, day_error = today, None
+    raw = (request.args.get("day") or "").strip()
+    if raw:
+        try:
+            day = date.fromisoformat(raw[:10])
+            if not date(2000, 1, 1) <= day <= today:
+                raise ValueError
+        except ValueError:
+            day, day_error = today, _("Enter a date from 2000 up to today (YYYY-MM-DD).")
+    overdue = console.overdue()
+    return render_template("payments/staff_reconcile.html", overdue=overdue, unsettled=console.paid_unsettled(),
+                           duplicates=console.duplicates(), refunds=console.refunds_in_flight(),
+                           settlement=console.settlement(day), day=day, day_raw=raw or day.isoformat(),
+                           day_error=day_error, form=CheckAgainForm(), describe=service.describe_all(overdue))
+
+
+@bp.post("/staff/reconcile/<reference>/requery")
+@roles_required(Role.ADMIN)
+def requery_now(reference):
+    if not CheckAgainForm().validate_on_submit():
+        abort(400)
+    outcome = console.requery_now(current_user, reference, ip=_ip())
+    db.session.commit()
+    intent = service.get_for_user(current_user, reference, as_staff=True)
+    if outcome == "unavailable":
+        flash(_("The gateway could not be reached. Try again later."), "warning")
+    else:
+        flash(_("%(ref)s asked again: now %(status)s.", ref=reference,
+                status=INTENT_STATUS_LABELS[intent.status]), "success")
+    return redirect(url_for(".reconcile_console"))
 
 
 @bp.get("/staff/review")

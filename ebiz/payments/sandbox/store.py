@@ -211,3 +211,16 @@ def refund_answer(params: dict, secret: str) -> tuple[bytes, str]:
     body = json.dumps({"refund_id": done["refund_id"], "status": done["status"], "amount_sen": done["amount_sen"],
                        "merchant_ref": ref}).encode()
     return body, sign(secret, body)
+
+
+def collected_answer(params: dict, secret: str) -> tuple[bytes, str]:
+    """What the sandbox bank took (status "00") between two UTC times, in sen: (signed body, signature)."""
+    if not verify_params(secret, params):
+        return json.dumps({"error": "bad signature"}).encode(), ""
+    start, end = datetime.fromisoformat(params["start"]), datetime.fromisoformat(params["end"])
+    with engine().connect() as c:
+        amounts = c.execute(select(txn_table.c.amount).where(
+            txn_table.c.status_code == "00", txn_table.c.updated_at >= start, txn_table.c.updated_at < end)).scalars()
+        total = sum(parse_ringgit(a) for a in amounts)
+    body = json.dumps({"collected_sen": total, "start": params["start"], "end": params["end"]}).encode()
+    return body, sign(secret, body)
