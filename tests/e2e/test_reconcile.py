@@ -54,13 +54,11 @@ def test_a_dropped_callback_shows_up_and_requery_now_settles_it(live_server, pag
     row = page.locator(f"[data-testid=reconcile-overdue] tr[data-reference='{reference}']")
     assert row.count() == 1
     assert page.locator("[data-testid=settlement-result]").get_attribute("data-matches") == "False"
-    page.screenshot(path="/tmp/stripe_console_before.png", full_page=True)
     row.get_by_test_id("requery-now").click()
     page.wait_for_url("**/payments/staff/reconcile")
     assert page.locator(f"[data-testid=reconcile-overdue] tr[data-reference='{reference}']").count() == 0
     assert reference in page.locator(".flash, [role=status], [role=alert]").first.inner_text()
     assert page.locator("[data-testid=settlement-result]").get_attribute("data-matches") == "True"
-    page.screenshot(path="/tmp/stripe_console_after.png", full_page=True)
     with app.app_context():
         assert db.session.scalar(select(PaymentIntent.status).where(PaymentIntent.reference == reference)) \
             == "succeeded"
