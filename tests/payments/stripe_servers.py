@@ -54,6 +54,8 @@ class CheckoutRecorder:
         self.requests: list[dict] = []
         self.sessions: dict[str, dict] = {}
         self.by_key: dict[str, dict] = {}
+        self.balance_transactions: list[dict] = []  # answered to GET /v1/balance_transactions (localstripe
+        self.balance_queries: list[dict] = []        # refuses its `created` filter)
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -105,6 +107,13 @@ class CheckoutRecorder:
 
             def do_GET(self):  # noqa: N802
                 path = self.path.split("?")[0]
+                if path == "/v1/balance_transactions":
+                    query = dict(parse_qsl(self.path.split("?", 1)[1] if "?" in self.path else ""))
+                    recorder.balance_queries.append(query)
+                    gte, lt = int(query["created[gte]"]), int(query["created[lt]"])
+                    data = [t for t in recorder.balance_transactions if gte <= t["created"] < lt]
+                    return self._answer(200, {"object": "list", "url": "/v1/balance_transactions",
+                                              "has_more": False, "data": data})
                 if not path.startswith("/v1/checkout/sessions/"):
                     return self._proxy("GET", None)
                 session = recorder.sessions.get(path.rsplit("/", 1)[1])

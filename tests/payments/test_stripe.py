@@ -382,3 +382,55 @@ def test_production_staging_flag_comes_from_the_environment(monkeypatch):
     assert importlib.reload(config).ProductionConfig.ALLOW_TEST_GATEWAY_KEY is True
     monkeypatch.delenv("EBIZ_STAGING")
     assert importlib.reload(config).ProductionConfig.ALLOW_TEST_GATEWAY_KEY is False
+
+
+def test_an_order_paid_by_card_through_stripe_end_to_end(app, client, stripe_gw):
+    """Checkout -> pay by card (a Checkout Session) -> Stripe's signed webhook -> the order is paid."""
+    from ebiz.accounts.models import Tier
+    from ebiz.orders import service as orders
+    from ebiz.orders.models import Order
+    from tests.orders.helpers import accepted_for, digital_product
+
+    user = make_user(tier=Tier.PRIMARY)
+    product = digital_product(price_sen=5000)
+    orders.add_to_cart(user, product.id)
+    order = orders.checkout(user, checkout_key=secrets.token_hex(8), accepted=accepted_for(product), ip="127.0.0.1",
+                            user_agent="pytest", collect_counter_id=None)
+    db.session.commit()
+    with app.test_request_context():
+        intent, url = orders.pay(user, order, method="card", idempotency_key=secrets.token_hex(8))
+    db.session.commit()
+    sid = fresh(intent).gateway_txn_id
+    assert url == stripe_gw.sessions[sid]["url"]
+    assert stripe_gw.requests[-1]["form"]["line_items[0][price_data][unit_amount]"] == "5000"
+    r = post_event(client, event("checkout.session.completed", session_object(fresh(intent), session_id=sid)))
+    assert r.status_code == 200 and r.json["outcome"] == "applied"
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert order.status == "fulfilled" and order.payment_method == "card"  # a digital order: paid and delivered
+
+
+def test_settlement_check_reads_the_days_charges_from_stripe(app, stripe_gw):
+    import calendar
+    from datetime import date
+
+    from ebiz.payments import console
+
+    day = date(2026, 11, 30)
+    start, end = console.day_bounds(day)  # a Malaysian day: 16:00 UTC the day before, to 16:00 UTC
+    t0, t1 = calendar.timegm(start.utctimetuple()), calendar.timegm(end.utctimetuple())
+    assert t1 - t0 == 86400 and start.hour == 16
+    stripe_gw.balance_transactions[:] = [
+        {"id": "txn_1", "object": "balance_transaction", "type": "charge", "amount": 2500, "currency": "myr",
+         "created": t0},
+        {"id": "txn_2", "object": "balance_transaction", "type": "payment", "amount": 1000, "currency": "myr",
+         "created": t1 - 1},
+        {"id": "txn_3", "object": "balance_transaction", "type": "refund", "amount": -500, "currency": "myr",
+         "created": t0 + 60},
+        {"id": "txn_4", "object": "balance_transaction", "type": "charge", "amount": 9999, "currency": "myr",
+         "created": t1},  # the next day
+    ]
+    s = console.settlement(day)
+    assert s.gateway == "stripe" and s.at_gateway == 3500 and s.ledger_collected == 0 and s.matches is False
+    assert stripe_gw.balance_queries[-1]["created[gte]"] == str(t0)
+    assert stripe_gw.balance_queries[-1]["created[lt]"] == str(t1)
