@@ -307,8 +307,12 @@ def start_online(intent: PaymentIntent) -> str:
     if why is not None:
         raise Conflict(why)
     gateway = get_gateway(intent.gateway)
-    return gateway.start(intent, callback_url=_external("payments.callback", gateway=gateway.name),
-                         return_url=_external("payments.status", reference=intent.reference))
+    try:
+        return gateway.start(intent, callback_url=_external("payments.callback", gateway=gateway.name),
+                             return_url=_external("payments.status", reference=intent.reference))
+    except GatewayUnavailable:  # (Stripe: its API did not answer) nothing was charged; the customer may retry
+        raise Conflict(_l("The payment gateway could not be reached. Nothing was charged: please try again in a "
+                          "few minutes.")) from None
 
 
 def get_for_user(user, reference: str, *, as_staff: bool = False) -> PaymentIntent:

@@ -187,6 +187,8 @@ class StripeGateway(Gateway):
                 session = client.v1.checkout.sessions.retrieve(intent.gateway_txn_id).to_dict()
                 if session.get("status") == "open" and session.get("url"):
                     return session["url"]
+                if session.get("status") == "complete":  # paid (or paying) already: eBiz's own status page
+                    return return_url
             meta = {"ebiz_ref": intent.reference}
             session = client.v1.checkout.sessions.create(params={
                 "mode": "payment",

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from config import ProductionConfig
 from ebiz import create_app
 from ebiz.audit.models import AuditEvent
+from ebiz.errors import Conflict
 from ebiz.extensions import db
 from ebiz.payments import service as payments
 from ebiz.payments.models import IntentStatus, PaymentEvent, PendingReason, ReviewNote
@@ -116,10 +117,18 @@ def test_start_when_stripe_is_down_leaves_the_intent_unstarted(app, stripe_gw):
     user = make_user(tier="primary")
     intent = topup_intent(user, 2000)
     app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"  # nothing listens there
-    with app.test_request_context(), pytest.raises(payments.GatewayUnavailable):
+    with app.test_request_context(), pytest.raises(Conflict, match="could not be reached"):
         payments.start_online(intent)
     db.session.rollback()
     assert fresh(intent).gateway_txn_id is None and fresh(intent).status == IntentStatus.PENDING
+
+
+def test_continuing_a_completed_session_goes_to_ebiz_status_page(app, stripe_gw):
+    user = make_user(tier="primary")
+    intent = topup_intent(user, 2000)
+    _start(app, intent)
+    stripe_gw.sessions[fresh(intent).gateway_txn_id].update(status="complete", payment_status="unpaid")
+    assert _start(app, fresh(intent)).endswith(f"/payments/{intent.reference}")
 
 
 # -- webhooks -------------------------------------------------------------------------------
