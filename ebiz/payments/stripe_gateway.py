@@ -18,7 +18,10 @@ customer picked in eBiz; eBiz's choice stays on the intent for its own records).
   `stripe.Webhook.construct_event` with `STRIPE_WEBHOOK_TOLERANCE` seconds; the event is
   read into a `GatewayResult`: checkout.session.completed (paid or, for an asynchronous
   method, pending), .async_payment_succeeded / .async_payment_failed / .expired, and
-  payment_intent.succeeded / .processing / .payment_failed / .canceled move the intent;
+  payment_intent.succeeded / .processing / .canceled move the intent; payment_intent.payment_failed
+  is one failed attempt (Checkout lets the customer try again on the same page), so it is
+  noted with its decline code and the intent waits for the customer until the session
+  expires (failed) or a later attempt succeeds;
   charge.refunded and charge.dispute.* are notices logged on the paid intent (a dispute
   puts it on the staff review queue). Stripe's event id is stored under a unique
   constraint (payment_event.gateway_event_id), so every event is applied once; the amount
@@ -234,6 +237,10 @@ class StripeGateway(Gateway):
         if kind.startswith("checkout.session.") and kind in EVENT_STATUS:
             return result_from_session(obj, status=EVENT_STATUS[kind], raw=kind.rsplit(".", 1)[1],
                                        event_id=event_id)
+        if kind == "payment_intent.payment_failed" and obj.get("status") != "canceled":
+            # One attempt failed (a declined card, a cancelled bank page) and Checkout lets the customer try
+            # again on the same page: still waiting for them; the session's expiry is the final "failed".
+            return result_from_payment_intent(obj, status=G.NOT_FOUND, raw=_failure_code(obj), event_id=event_id)
         if kind in EVENT_STATUS:
             status = EVENT_STATUS[kind]
             raw = _failure_code(obj) if status == G.FAILED else kind.rsplit(".", 1)[1]
