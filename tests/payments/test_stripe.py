@@ -472,3 +472,27 @@ def test_settlement_check_reads_the_days_charges_from_stripe(app, stripe_gw):
     assert s.gateway == "stripe" and s.at_gateway == 3500 and s.ledger_collected == 0 and s.matches is False
     assert stripe_gw.balance_queries[-1]["created[gte]"] == str(t0)
     assert stripe_gw.balance_queries[-1]["created[lt]"] == str(t1)
+
+
+@pytest.mark.postgres_only
+def test_the_same_event_delivered_twice_at_once_is_applied_once(app, stripe_gw, is_postgres, monkeypatch):
+    import json
+
+    from tests.races import race
+
+    from .stripe_servers import signature
+
+    if not is_postgres:
+        pytest.skip("row locks: PostgreSQL")
+    monkeypatch.setattr("ebiz.notifications.service.deliver", lambda ids=None: (0, 0))
+    user = make_user(tier="primary")
+    intent = topup_intent(user, 2000)
+    _start(app, intent)
+    evt = event("checkout.session.completed", session_object(intent, session_id=fresh(intent).gateway_txn_id))
+    body = json.dumps(evt).encode()
+    headers = {"Stripe-Signature": signature(body)}
+    outcomes = []
+    results = race(app, lambda: outcomes.append(payments.handle_callback("stripe", body, headers)), [(), (), ()])
+    db.session.rollback()
+    assert results == ["ok"] * 3 and sorted(outcomes) == ["applied", "duplicate", "duplicate"], (results, outcomes)
+    assert wallet.balance(user) == 2000 and _postings() == 1
