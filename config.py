@@ -184,6 +184,15 @@ class Config:
     # Production refuses the sandbox gateway (it moves no real money) unless this is set, for staging.
     ALLOW_SANDBOX_GATEWAY = True
 
+    # Stripe (PAYMENT_GATEWAY=stripe; ebiz/payments/stripe_gateway.py). STRIPE_API_BASE: a test
+    # server (localstripe); empty for Stripe itself. Production refuses a test-mode key unless
+    # EBIZ_STAGING=1 declares a staging server.
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+    STRIPE_WEBHOOK_TOLERANCE = _int("STRIPE_WEBHOOK_TOLERANCE", 300)  # seconds a signed event stays believable
+    ALLOW_TEST_GATEWAY_KEY = True
+
 
 class DevelopmentConfig(Config):
     DEBUG = True
@@ -214,6 +223,7 @@ class ProductionConfig(Config):
     MAIL_DELIVERY = os.environ.get("MAIL_DELIVERY", "worker")  # run `flask notifications worker` beside it
     ALLOW_SANDBOX_GATEWAY = _bool("EBIZ_ALLOW_SANDBOX_GATEWAY", False)
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+    ALLOW_TEST_GATEWAY_KEY = _bool("EBIZ_STAGING", False)
 
 
 CONFIGS = {

@@ -50,6 +50,10 @@ def create_app(config=None) -> Flask:
     if app.config["PAYMENT_GATEWAY"] == "sandbox" and not app.config.get("ALLOW_SANDBOX_GATEWAY", True):
         raise RuntimeError("PAYMENT_GATEWAY=sandbox takes no real money: the production configuration refuses it. "
                            "Configure a real gateway, or set EBIZ_ALLOW_SANDBOX_GATEWAY=1 on a staging server.")
+    if app.config["PAYMENT_GATEWAY"] == "stripe":
+        from .payments.stripe_gateway import check_config
+
+        check_config(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.session_interface = SteppedRefreshSessionInterface()
     if app.config["PROXY_FIX_COUNT"]:

@@ -35,6 +35,17 @@ def reconcile(limit: int):
             click.echo(f"! intent {intent_id}: {type(exc).__name__}: {exc}", err=True)
             continue
         lines.append(line)
+    from . import refunds
+
+    for reference in refunds.unsent():  # approved gateway refunds the gateway did not answer: send again
+        try:
+            outcome = refunds.issue(reference)
+            db.session.commit()
+        except Exception as exc:  # noqa: BLE001 (reported; the next run tries again)
+            db.session.rollback()
+            click.echo(f"! refund {reference}: {type(exc).__name__}: {exc}", err=True)
+            continue
+        click.echo(f"  refund {reference}: {outcome}")
     fixed = [ln for ln in lines if ln.fixed]
     if lines:
         record("payments.reconciled", requeried=len(lines),

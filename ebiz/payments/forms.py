@@ -15,6 +15,10 @@ class ResolveRefundForm(Form):
     note = TextAreaField(_l("How was the money returned?"), validators=[DataRequired(), Length(max=300)])
 
 
+class GatewayRefundForm(Form):
+    """Staff approve returning a queued refund through the gateway (CSRF only)."""
+
+
 class ReviewedForm(Form):
     """Staff mark a flagged (late) payment as reviewed."""
 

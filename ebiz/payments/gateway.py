@@ -7,6 +7,10 @@ come back as gateway-neutral `GatewayResult`s whose `status` is one of:
 
     paid, pending, pending_authorisation, failed, not_found
 
+or `notice` (news about a paid payment that does not move it: a refund, a dispute).
+Adapters: the sandbox (here) and Stripe (`stripe_gateway`, registered in GATEWAYS when
+imported by the payments service).
+
 The sandbox speaks FPX-style status codes: "00" paid, "09" pending, "99" pending
 authorisation (corporate banking waits for a second approver), anything else failed.
 """
@@ -36,6 +40,7 @@ class GatewayStatus:
     PENDING_AUTHORISATION = "pending_authorisation"
     FAILED = "failed"
     NOT_FOUND = "not_found"
+    NOTICE = "notice"
 
 
 @dataclass
@@ -54,12 +59,17 @@ class SignatureInvalid(Exception):
     """A message that claims to come from the gateway is not signed by it."""
 
 
+class IgnoredMessage(Exception):
+    """A correctly signed message that eBiz does not act on (answered 200 so it is not resent; logged)."""
+
+
 class GatewayUnavailable(Exception):
     """The gateway did not answer (network, timeout, 5xx)."""
 
 
 class Gateway(ABC):
     name = "abstract"
+    unique_events = False  # True: the gateway's event ids are unique, and each event is applied once
 
     @abstractmethod
     def start(self, intent, *, callback_url: str, return_url: str) -> str:
@@ -72,6 +82,15 @@ class Gateway(ABC):
     @abstractmethod
     def requery(self, intent) -> GatewayResult:
         """Ask the gateway for the current status; raise GatewayUnavailable when it cannot answer."""
+
+    def collected(self, start, end) -> int | None:
+        """What the gateway says it collected (sen, MYR) between two UTC times; None when it cannot say."""
+        return None
+
+    @abstractmethod
+    def refund(self, intent, amount_sen: int, *, key: str, refund_ref: str) -> tuple[str | None, str]:
+        """Return `amount_sen` of a paid intent to the payer, once per `key`: (the gateway's refund id,
+        "succeeded" | "pending" | "failed"); raise GatewayUnavailable when it cannot answer."""
 
 
 FPX_CODES = {"00": GatewayStatus.PAID, "09": GatewayStatus.PENDING, "99": GatewayStatus.PENDING_AUTHORISATION}
@@ -168,6 +187,47 @@ class SandboxGateway(Gateway):
         if not verify(self._secret, body, signature):
             raise SignatureInvalid()
         return parse_sandbox_message(body)
+
+
+    def refund(self, intent, amount_sen: int, *, key: str, refund_ref: str) -> tuple[str | None, str]:
+        params = sign_params(self._secret, {"merchant_ref": intent.reference, "amount_sen": amount_sen, "key": key,
+                                            "refund_ref": refund_ref, "ts": int(time.time())})
+        if not self._base:
+            from .sandbox import store
+
+            body, signature = store.refund_answer(params, self._secret)
+        else:
+            url = f"{self._base}/sandbox-gateway/api/refund"
+            req = urllib.request.Request(url, data=urlencode(params).encode(), method="POST")  # noqa: S310
+            timeout = current_app.config.get("PAYMENT_GATEWAY_TIMEOUT", 10)
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (configured URL)
+                    body, signature = resp.read(), resp.headers.get(SIGNATURE_HEADER)
+            except (OSError, http.client.HTTPException) as exc:
+                raise GatewayUnavailable(str(exc)) from exc
+        if not verify(self._secret, body, signature):
+            raise GatewayUnavailable("refund answer not signed by the sandbox")
+        data = json.loads(body)
+        return data.get("refund_id"), data["status"]
+
+
+    def collected(self, start, end) -> int | None:
+        params = sign_params(self._secret, {"start": start.isoformat(), "end": end.isoformat(), "ts": int(time.time())})
+        if not self._base:
+            from .sandbox import store
+
+            body, signature = store.collected_answer(params, self._secret)
+        else:
+            url = f"{self._base}/sandbox-gateway/api/collected?{urlencode(params)}"
+            try:
+                with urllib.request.urlopen(url, timeout=current_app.config.get("PAYMENT_GATEWAY_TIMEOUT", 10)  # noqa: S310
+                                            ) as resp:
+                    body, signature = resp.read(), resp.headers.get(SIGNATURE_HEADER)
+            except (OSError, http.client.HTTPException) as exc:
+                raise GatewayUnavailable(str(exc)) from exc
+        if not verify(self._secret, body, signature):
+            raise GatewayUnavailable("settlement answer not signed by the sandbox")
+        return int(json.loads(body)["collected_sen"])
 
 
 GATEWAYS: dict[str, type[Gateway]] = {"sandbox": SandboxGateway}

@@ -87,6 +87,7 @@ class ReviewNote:
     PAID_AFTER_EXPIRED = "paid_after_expired"
     PAID_AFTER_EXPIRY = "paid_after_expiry"
     GATEWAY_SILENT = "gateway_silent"
+    DISPUTED = "disputed"
 
 
 REVIEW_NOTE_LABELS = {
@@ -98,6 +99,8 @@ REVIEW_NOTE_LABELS = {
                                      "they paid for."),
     ReviewNote.GATEWAY_SILENT: _l("The gateway has not answered any requery since the payment started: check its "
                                   "status with the gateway."),
+    ReviewNote.DISPUTED: _l("The payer disputed this payment with their card issuer: answer the dispute at the "
+                            "gateway."),
 }
 
 
@@ -130,6 +133,9 @@ class PaymentIntent(db.Model):
     gateway: Mapped[str | None] = mapped_column(String(20))
     gateway_txn_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     gateway_status: Mapped[str | None] = mapped_column(String(40))
+    # The gateway's payment id when it differs from gateway_txn_id (Stripe: the PaymentIntent
+    # pi_..., known once the customer pays; gateway_txn_id holds the Checkout Session cs_...).
+    gateway_payment_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     receipt_no: Mapped[str | None] = mapped_column(String(32), unique=True)
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_note: Mapped[str | None] = mapped_column(String(300))  # a ReviewNote code
@@ -176,6 +182,8 @@ class PaymentEvent(db.Model):
     gateway_status: Mapped[str | None] = mapped_column(String(40))
     outcome: Mapped[str] = mapped_column(String(12))  # applied, noted, duplicate, ignored, rejected
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    # "<gateway>:<event id>" for gateways whose event ids are unique (Stripe): each event applied once
+    gateway_event_id: Mapped[str | None] = mapped_column(String(120), unique=True)
     created_at: Mapped[object] = mapped_column(db.DateTime, default=utcnow)
 
 
@@ -237,10 +245,16 @@ class RefundRequest(db.Model):
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     resolved_at: Mapped[object | None] = mapped_column(db.DateTime)
     resolution_note: Mapped[str | None] = mapped_column(String(300))
+    # Returned through the gateway (payments.refunds): issuing -> pending -> succeeded | failed
+    gateway_status: Mapped[str | None] = mapped_column(String(12))
+    gateway_refund_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    issued_at: Mapped[object | None] = mapped_column(db.DateTime)
 
     intent = relationship("PaymentIntent")
     user = relationship("User", foreign_keys=[user_id])
     resolved_by = relationship("User", foreign_keys=[resolved_by_id])
+    issued_by = relationship("User", foreign_keys=[issued_by_id])
 
 
 class AppendOnlyError(RuntimeError):

@@ -61,8 +61,9 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import begin_write, db
 from ..refs import new_reference
 from ..sequences import next_number
+from . import stripe_gateway  # noqa: F401 (registers PAYMENT_GATEWAY=stripe)
 from .banks import BANKS_BY_CODE
-from .gateway import GatewayResult, GatewayStatus, GatewayUnavailable, SignatureInvalid, get_gateway
+from .gateway import GatewayResult, GatewayStatus, GatewayUnavailable, IgnoredMessage, SignatureInvalid, get_gateway
 from .models import (
     REFUND_REASON_LABELS,
     IntentStatus,
@@ -92,6 +93,7 @@ class Payable:
 
 _PAYABLES: dict[str, Payable] = {}
 _REFUND_HANDLERS: list = []
+_NOTICE_HANDLERS: list = []
 
 
 def register_payable(kind: str, *, settle, describe, return_url, describe_many=None, unpayable=None,
@@ -106,6 +108,13 @@ def register_refund_handler(handler) -> None:
     (the wallet domain books the money leaving). Registering twice is harmless."""
     if handler not in _REFUND_HANDLERS:
         _REFUND_HANDLERS.append(handler)
+
+
+def register_notice_handler(handler) -> None:
+    """`handler(intent, result)` runs after a gateway notice about a paid intent is logged (a refund's
+    progress: payments.refunds)."""
+    if handler not in _NOTICE_HANDLERS:
+        _NOTICE_HANDLERS.append(handler)
 
 
 def payable(kind: str) -> Payable:
@@ -316,8 +325,12 @@ def start_online(intent: PaymentIntent) -> str:
     if why is not None:
         raise Conflict(why)
     gateway = get_gateway(intent.gateway)
-    return gateway.start(intent, callback_url=_external("payments.callback", gateway=gateway.name),
-                         return_url=_external("payments.status", reference=intent.reference))
+    try:
+        return gateway.start(intent, callback_url=_external("payments.callback", gateway=gateway.name),
+                             return_url=_external("payments.status", reference=intent.reference))
+    except GatewayUnavailable:  # (Stripe: its API did not answer) nothing was charged; the customer may retry
+        raise Conflict(_l("The payment gateway could not be reached. Nothing was charged: please try again in a "
+                          "few minutes.")) from None
 
 
 def get_for_user(user, reference: str, *, as_staff: bool = False) -> PaymentIntent:
@@ -339,9 +352,38 @@ def _lock(intent: PaymentIntent) -> PaymentIntent:
     ).scalar_one()
 
 
-def _event(intent, source: str, gateway_status: str | None, outcome: str, **details) -> None:
+def _event(intent, source: str, gateway_status: str | None, outcome: str, *, unique_id: str | None = None,
+           **details) -> None:
     db.session.add(PaymentEvent(intent_id=getattr(intent, "id", None), source=source,
-                                gateway_status=gateway_status, outcome=outcome, details=details))
+                                gateway_status=gateway_status, outcome=outcome, details=details,
+                                gateway_event_id=unique_id))
+
+
+def _unique_event_id(intent, result: GatewayResult, source: str) -> str | None:
+    """"<gateway>:<event id>" when the gateway's event ids are unique (each applied once), else None."""
+    if source != "callback" or not result.event_id or not intent.gateway:
+        return None
+    if not get_gateway(intent.gateway).unique_events:
+        return None
+    return f"{intent.gateway}:{result.event_id}"[:120]
+
+
+def _apply_notice(intent, result: GatewayResult, source: str, unique_id: str | None, ip: str | None) -> str:
+    """News about a payment that does not move it (a refund, a dispute): logged; a dispute goes to staff."""
+    notice = str(result.details.get("notice") or result.raw_status)
+    if intent.status != S.SUCCEEDED or result.currency not in (None, intent.currency):
+        return _reject(intent, source, "notice for an unpaid payment or in another currency", ip,
+                       gateway_status=result.raw_status)
+    _event(intent, source, result.raw_status, "noted", unique_id=unique_id, notice=notice,
+           amount_sen=result.amount_sen, object_id=result.details.get("object_id"),
+           dispute_status=result.details.get("dispute_status"))
+    if ".dispute." in notice:
+        intent.needs_review, intent.review_note = True, ReviewNote.DISPUTED
+        record("payment.disputed", target=intent, ip=ip, reference=intent.reference, notice=notice,
+               amount_sen=result.amount_sen)
+    for handler in _NOTICE_HANDLERS:
+        handler(intent, result)
+    return "noted"
 
 
 # -- paying from the wallet -------------------------------------------------------------
@@ -469,6 +511,16 @@ def _reject(intent, source: str, reason: str, ip: str | None, **details) -> str:
 def apply_result(intent: PaymentIntent, result: GatewayResult, *, source: str, ip: str | None = None) -> str:
     """Apply what the gateway says about `intent`; returns the outcome (applied, noted, duplicate, ...)."""
     intent = _lock(intent)
+    unique_id = _unique_event_id(intent, result, source)
+    if unique_id and db.session.scalar(select(PaymentEvent.id).where(PaymentEvent.gateway_event_id == unique_id)):
+        _event(intent, source, result.status, "duplicate", replay_of=unique_id)  # this event was applied already
+        return "duplicate"
+    payment_id = result.details.get("payment_id")
+    if payment_id and intent.gateway_payment_id and payment_id != intent.gateway_payment_id:
+        return _reject(intent, source, "different gateway payment", ip, gateway_status=result.status,
+                       payment_id=str(payment_id)[:64])
+    if result.status == G.NOTICE:
+        return _apply_notice(intent, result, source, unique_id, ip)
     if result.txn_id is not None and not (isinstance(result.txn_id, str) and 0 < len(result.txn_id) <= TXN_ID_MAX):
         return _reject(intent, source, "malformed transaction id", ip, gateway_status=result.status)
     if result.status != G.NOT_FOUND and (result.amount_sen is None or result.currency is None):
@@ -481,7 +533,10 @@ def apply_result(intent: PaymentIntent, result: GatewayResult, *, source: str, i
         return _reject(intent, source, "different gateway transaction", ip, gateway_status=result.status,
                        txn_id=result.txn_id)
     new_status, outcome = TRANSITIONS[(intent.status, result.status)]
-    _event(intent, source, result.status, outcome, raw=result.raw_status, event_id=result.event_id)
+    _event(intent, source, result.status, outcome, raw=result.raw_status, event_id=result.event_id,
+           unique_id=unique_id)
+    if payment_id and not intent.gateway_payment_id and isinstance(payment_id, str) and len(payment_id) <= 64:
+        intent.gateway_payment_id = payment_id
     if outcome in ("applied", "noted"):
         if result.txn_id and result.status != G.NOT_FOUND:
             intent.gateway_txn_id = result.txn_id
@@ -508,6 +563,9 @@ def handle_callback(gateway_name: str, body: bytes, headers, ip: str | None = No
         result = gateway.verify_callback(body, headers)
     except SignatureInvalid:
         return _reject(None, "callback", "bad signature", ip)
+    except IgnoredMessage as exc:
+        _event(None, "callback", str(exc)[:40], "ignored", gateway=gateway.name)
+        return "ignored"
     except (ValueError, UnicodeDecodeError):
         return _reject(None, "callback", "malformed", ip)
     intent = db.session.scalar(select(PaymentIntent).where(PaymentIntent.reference == result.merchant_ref))
@@ -755,6 +813,8 @@ def resolve_refund(staff, reference: str, note: str, *, ip: str | None = None) -
         raise NotFound()
     if refund.status != RefundStatus.OPEN:
         raise Conflict(_l("This refund has already been resolved."))
+    if refund.gateway_status in ("issuing", "pending"):  # payments.refunds: the gateway is returning it
+        raise Conflict(_l("This refund is already being returned through the gateway."))
     if not (note or "").strip():
         raise ValidationError(_l("Say how the money was returned."), field="note")
     refund.status, refund.resolved_by_id, refund.resolved_at = RefundStatus.DONE, staff.id, utcnow()

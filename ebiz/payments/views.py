@@ -12,10 +12,10 @@ from ..accounts.models import Role
 from ..errors import EbizError
 from ..extensions import begin_write, csrf, db
 from ..forms import page_arg
-from . import service
+from . import console, refunds, service
 from .banks import bank_name
-from .forms import CheckAgainForm, ResolveRefundForm, ReviewedForm
-from .models import IntentStatus, PaymentIntent, RefundRequest, RefundStatus
+from .forms import CheckAgainForm, GatewayRefundForm, ResolveRefundForm, ReviewedForm
+from .models import INTENT_STATUS_LABELS, IntentStatus, PaymentIntent, RefundRequest, RefundStatus
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 STAFF = (Role.ADMIN, Role.SUPPORT, Role.COUNTER)
@@ -198,7 +198,8 @@ def refund_queue():
     if show in RefundStatus.ALL:
         q = q.where(RefundRequest.status == show)
     return render_template("payments/staff_refunds.html", refunds=db.session.scalars(q.limit(200)).all(),
-                           show=show, form=ResolveRefundForm())
+                           show=show, form=ResolveRefundForm(), gateway_form=GatewayRefundForm(),
+                           via_gateway=refunds.can_use_gateway)
 
 
 @bp.post("/staff/refunds/<reference>")
@@ -217,6 +218,74 @@ def resolve_refund(reference):
     db.session.commit()
     flash(_("Refund %(ref)s marked as returned.", ref=reference), "success")
     return redirect(url_for(".refund_queue"))
+
+
+@bp.post("/staff/refunds/<reference>/gateway")
+@roles_required(Role.ADMIN, Role.SUPPORT)
+def refund_via_gateway(reference):
+    """Approve a queued refund and send it back through the gateway the customer paid with."""
+    if not GatewayRefundForm().validate_on_submit():
+        abort(400)
+    try:
+        refunds.approve(current_user, reference, ip=_ip())
+    except EbizError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(url_for(".refund_queue"))
+    db.session.commit()  # approved (and audited) before the gateway is asked: a second click is refused
+    outcome = refunds.issue(reference)
+    db.session.commit()
+    if outcome == "unavailable":
+        flash(_("The gateway could not be reached: the refund will be sent again. Check back shortly."), "warning")
+    elif outcome == refunds.FAILED:
+        flash(_("The gateway refused refund %(ref)s: return the money by bank transfer.", ref=reference), "error")
+    elif outcome == "applied":
+        flash(_("Refund %(ref)s returned through the gateway.", ref=reference), "success")
+    else:
+        flash(_("Refund %(ref)s sent to the gateway; it completes when the gateway confirms it.", ref=reference),
+              "success")
+    return redirect(url_for(".refund_queue"))
+
+
+@bp.get("/staff/reconcile")
+@roles_required(Role.ADMIN)
+def reconcile_console():
+    """Administrators' reconciliation console (payments.console)."""
+    from datetime import date
+
+    from ..clock import to_local, utcnow
+
+    today = to_local(utcnow()).date()
+    day, day_error = today, None
+    raw = (request.args.get("day") or "").strip()
+    if raw:
+        try:
+            day = date.fromisoformat(raw[:10])
+            if not date(2000, 1, 1) <= day <= today:
+                raise ValueError
+        except ValueError:
+            day, day_error = today, _("Enter a date from 2000 up to today (YYYY-MM-DD).")
+    overdue = console.overdue()
+    return render_template("payments/staff_reconcile.html", overdue=overdue, unsettled=console.paid_unsettled(),
+                           duplicates=console.duplicates(), refunds=console.refunds_in_flight(),
+                           settlement=console.settlement(day), day=day, day_raw=raw or day.isoformat(),
+                           day_error=day_error, form=CheckAgainForm(), describe=service.describe_all(overdue))
+
+
+@bp.post("/staff/reconcile/<reference>/requery")
+@roles_required(Role.ADMIN)
+def requery_now(reference):
+    if not CheckAgainForm().validate_on_submit():
+        abort(400)
+    outcome = console.requery_now(current_user, reference, ip=_ip())
+    db.session.commit()
+    intent = service.get_for_user(current_user, reference, as_staff=True)
+    if outcome == "unavailable":
+        flash(_("The gateway could not be reached. Try again later."), "warning")
+    else:
+        flash(_("%(ref)s asked again: now %(status)s.", ref=reference,
+                status=INTENT_STATUS_LABELS[intent.status]), "success")
+    return redirect(url_for(".reconcile_console"))
 
 
 @bp.get("/staff/review")

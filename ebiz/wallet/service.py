@@ -45,6 +45,7 @@ from ..clock import utcnow
 from ..errors import Conflict, Forbidden, InsufficientFunds, NotFound, TierRequired, ValidationError
 from ..extensions import begin_write, db
 from ..money import format_sen
+from ..payments import console as payments_console
 from ..payments import service as payments
 from ..payments.models import Method, RefundReason
 from ..refs import new_reference
@@ -245,6 +246,22 @@ def _book_refund_paid(refund) -> None:
 
 
 payments.register_refund_handler(_book_refund_paid)
+
+
+def clearing_movements(start, end) -> tuple[int, int]:
+    """(taken in, paid out) through the gateway clearing account between two UTC times: the ledger's
+    side of the payments console's daily settlement check. Registered with payments."""
+    amount = LedgerEntry.amount_sen
+    row = db.session.execute(
+        select(func.coalesce(func.sum(-amount).filter(amount < 0), 0),
+               func.coalesce(func.sum(amount).filter(amount > 0), 0))
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerAccount.code == SystemAccount.CLEARING, LedgerEntry.created_at >= start,
+               LedgerEntry.created_at < end)).one()
+    return int(row[0]), int(row[1])
+
+
+payments_console.register_settlement_source(clearing_movements)
 
 
 def _positive(amount_sen) -> None:

@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, insert, select, update
 from sqlalchemy.engine import Engine
 
+from ...money import parse_ringgit
 from ..signing import sign, verify_params
 
 metadata = MetaData()
@@ -46,6 +47,16 @@ txn_table = Table(
     Column("callbacks_sent", Integer, nullable=False, default=0),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+)
+
+refund_table = Table(
+    "sandbox_refund", metadata,
+    Column("refund_id", String(24), primary_key=True),
+    Column("idempotency_key", String(120), unique=True, nullable=False),
+    Column("merchant_ref", String(40), nullable=False),
+    Column("amount_sen", Integer, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("created_at", DateTime, nullable=False),
 )
 
 STATUS_TEXT = {
@@ -174,3 +185,42 @@ def send_callback(txn: dict, secret: str, *, mode: str | None = None, delay: flo
                 time.sleep(0.5 * 2**attempt)
 
     threading.Thread(target=deliver, name=f"sandbox-callback-{txn['txn_id']}", daemon=True).start()
+
+
+def refund_answer(params: dict, secret: str) -> tuple[bytes, str]:
+    """Refund a paid transaction (signed request; once per idempotency key): (signed body, signature).
+    Refused ("failed") when the transaction is not paid or the refunds would exceed what it took."""
+    if not verify_params(secret, params):
+        return json.dumps({"error": "bad signature"}).encode(), ""
+    key, ref = params.get("key", ""), params.get("merchant_ref", "")
+    try:
+        amount = int(params.get("amount_sen", ""))
+    except ValueError:
+        amount = 0
+    with engine().begin() as c:
+        done = c.execute(select(refund_table).where(refund_table.c.idempotency_key == key)).mappings().first()
+        if done is None:
+            txn = c.execute(select(txn_table).where(txn_table.c.merchant_ref == ref)).mappings().first()
+            taken = sum(r.amount_sen for r in c.execute(select(refund_table.c.amount_sen).where(
+                refund_table.c.merchant_ref == ref, refund_table.c.status == "succeeded")))
+            paid = parse_ringgit(txn["amount"]) if txn is not None and txn["status_code"] == "00" else 0
+            ok = amount > 0 and taken + amount <= paid
+            done = dict(refund_id="SBR" + secrets.token_hex(8).upper(), idempotency_key=key, merchant_ref=ref,
+                        amount_sen=amount, status="succeeded" if ok else "failed", created_at=_now())
+            c.execute(insert(refund_table).values(**done))
+    body = json.dumps({"refund_id": done["refund_id"], "status": done["status"], "amount_sen": done["amount_sen"],
+                       "merchant_ref": ref}).encode()
+    return body, sign(secret, body)
+
+
+def collected_answer(params: dict, secret: str) -> tuple[bytes, str]:
+    """What the sandbox bank took (status "00") between two UTC times, in sen: (signed body, signature)."""
+    if not verify_params(secret, params):
+        return json.dumps({"error": "bad signature"}).encode(), ""
+    start, end = datetime.fromisoformat(params["start"]), datetime.fromisoformat(params["end"])
+    with engine().connect() as c:
+        amounts = c.execute(select(txn_table.c.amount).where(
+            txn_table.c.status_code == "00", txn_table.c.updated_at >= start, txn_table.c.updated_at < end)).scalars()
+        total = sum(parse_ringgit(a) for a in amounts)
+    body = json.dumps({"collected_sen": total, "start": params["start"], "end": params["end"]}).encode()
+    return body, sign(secret, body)

@@ -117,6 +117,23 @@ def api_requery():
     return Response(body, mimetype="application/json", headers={"X-Sandbox-Signature": signature})
 
 
+@bp.get("/api/collected")
+def api_collected():
+    body, signature = store.collected_answer(request.args.to_dict(), _secret())
+    if not signature:
+        return Response(body, status=401, mimetype="application/json")
+    return Response(body, mimetype="application/json", headers={"X-Sandbox-Signature": signature})
+
+
+@bp.post("/api/refund")
+@csrf.exempt
+def api_refund():
+    body, signature = store.refund_answer(request.form.to_dict(), _secret())
+    if not signature:
+        return Response(body, status=401, mimetype="application/json")
+    return Response(body, mimetype="application/json", headers={"X-Sandbox-Signature": signature})
+
+
 @bp.post("/api/resolve")
 @csrf.exempt
 def api_resolve():
