@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Flask, abort, current_app, g, request, session
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -51,7 +52,7 @@ def create_app(config=None) -> Flask:
         raise RuntimeError("PAYMENT_GATEWAY=sandbox takes no real money: the production configuration refuses it. "
                            "Configure a real gateway, or set EBIZ_ALLOW_SANDBOX_GATEWAY=1 on a staging server.")
     if app.config["PAYMENT_GATEWAY"] == "stripe":
-        from .payments.stripe_gateway import check_config
+        from .payments.stripe_gateway import check_config  # only an app that takes money through Stripe loads it
 
         check_config(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -64,6 +65,7 @@ def create_app(config=None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
+    _wire_domains(app)
     _register_cli(app)
     _register_request_rules(app)
     _register_template_helpers(app)
@@ -110,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from .main_views import bp as main_bp
     from .migration.views import bp as migration_bp
     from .orders.views import bp as orders_bp
+    from .payments.sandbox.views import bp as sandbox_bp
     from .payments.views import bp as payments_bp
     from .support.help_views import bp as help_bp
     from .support.views import bp as support_bp
@@ -119,6 +122,30 @@ def _register_blueprints(app: Flask) -> None:
                payments_bp, wallet_bp, orders_bp, counter_bp, company_bp, dev_mail_bp, health_bp,
                applications_bp, support_bp, help_bp, migration_bp):
         app.register_blueprint(bp)
+    if app.config.get("PAYMENT_GATEWAY") == "sandbox" and not app.config.get("SANDBOX_GATEWAY_URL"):
+        app.register_blueprint(sandbox_bp)  # the sandbox gateway runs in this process
+
+
+def _wire_domains(app: Flask) -> None:
+    """Where a lower domain learns of a higher one, in one place (never at import time): the payable
+    kinds and handlers payments calls, the licences the catalogue may name, the legacy detour at
+    sign-in and the old orders in My orders. Each registration is idempotent (tests build many apps)."""
+    # Inside the factory, like the blueprints: importing the package builds no domain.
+    from .catalog import service as catalog_service
+    from .licensing import service as licensing_service
+    from .migration import service as migration_service
+    from .orders import service as orders_service
+    from .payments import refunds as payment_refunds
+    from .wallet import service as wallet_service
+
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "warning"
+    orders_service.register_with_payments()
+    wallet_service.register_with_payments()
+    payment_refunds.register()
+    catalog_service.register_licence_directory(licensing_service.LicenceDirectory())
+    migration_service.register_hooks()
 
 
 def _register_cli(app: Flask) -> None:

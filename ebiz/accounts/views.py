@@ -7,7 +7,6 @@ import segno
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
@@ -38,13 +37,6 @@ PENDING_MAX_AGE = 300
 # What the limits' deduct_when reads of this request (on the request, not in `g`: one per request).
 SIGNIN_OK = "ebiz.signin_ok"
 REGISTRATION_CHECKED = "ebiz.registration_checked"
-
-
-@bp.record_once
-def _setup(state):
-    login_manager.login_view = "accounts.login"
-    login_manager.login_message = _l("Please sign in to see this page.")
-    login_manager.login_message_category = "warning"
 
 
 @login_manager.user_loader

@@ -495,11 +495,18 @@ def slugify(value: str) -> str:
     return _SLUG.sub("-", value).strip("-")[:120] or "product"
 
 
+_LICENCE_DIRECTORY: list = []  # set once by create_app (ebiz/__init__.py, _wire_domains)
+
+
+def register_licence_directory(directory) -> None:
+    """Licensing hands the catalogue what it may know of licences (keys() and choices()): the
+    catalogue never imports licensing, which sits above it."""
+    _LICENCE_DIRECTORY[:] = [directory]
+
+
 def licence_directory():
-    """The licences licensing puts on the app (`app.extensions["licences"]`: keys() and
-    choices()), or None when the licensing blueprint is not registered. Catalogue code never
-    imports licensing, which sits above it."""
-    return current_app.extensions.get("licences")
+    """The licences licensing registered, or None before it has."""
+    return _LICENCE_DIRECTORY[0] if _LICENCE_DIRECTORY else None
 
 
 def known_licence_keys() -> set[str]:

@@ -122,7 +122,7 @@ def licence_title(key: str | None, locale=None) -> str:
 class LicenceDirectory:
     """What the domains below licensing (catalog) may know of licences without importing it.
 
-    Registering the licensing blueprint puts one on `app.extensions["licences"]`.
+    create_app registers one with the catalogue (`catalog.service.register_licence_directory`).
     """
 
     def keys(self) -> set[str]:

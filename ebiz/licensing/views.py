@@ -22,12 +22,6 @@ bp = Blueprint("licensing", __name__, url_prefix="/licences")
 verify_bp = Blueprint("verify", __name__)
 
 
-@bp.record_once
-def _provide_directory(state):
-    """Let the catalogue list and check licence keys (app.extensions; it must not import licensing)."""
-    state.app.extensions["licences"] = service.LicenceDirectory()
-
-
 @bp.app_template_global("licence_title")
 def licence_title(key: str | None) -> str:
     """For templates of any domain: a licence's title in the current language (never its key)."""

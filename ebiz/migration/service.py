@@ -47,6 +47,7 @@ from ..errors import Conflict, EbizError, Forbidden, NotFound, ValidationError
 from ..extensions import begin_write, db
 from ..money import format_sen
 from ..notifications.service import queue_mail, undelivered_among
+from ..orders import service as orders
 from ..refs import new_reference
 from ..tokens import TokenError, fingerprint, make_token, read_token
 from ..wallet import service as wallet
@@ -484,3 +485,10 @@ def resend_link(actor, legacy_pk: int, *, ip: str | None = None) -> LegacyCustom
     _send_link(row)
     record("migration.link_sent", actor=actor, target=row, ip=ip, count=row.links_sent)
     return row
+
+
+def register_hooks() -> None:
+    """Called once by create_app: a sign-in with a legacy identifier takes the migration detour, and
+    My orders lists the old system's orders (accounts and orders never import migration)."""
+    accounts.register_unknown_login_handler(detour_for_login)
+    orders.register_history_source(history_for)

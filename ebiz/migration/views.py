@@ -10,18 +10,11 @@ from ..accounts.models import Kind, Role
 from ..errors import EbizError
 from ..extensions import db, limiter
 from ..forms import show_error
-from ..orders import service as orders
 from . import service
 from .forms import ConfirmForm, CorrectEmailForm, LinkForm, MergeForm, SearchForm
 from .service import LinkProblem
 
 bp = Blueprint("migration", __name__, url_prefix="/migration")
-
-
-@bp.record_once
-def _setup(state):
-    accounts.register_unknown_login_handler(service.detour_for_login)
-    orders.register_history_source(service.history_for)
 
 
 def _ip() -> str | None:

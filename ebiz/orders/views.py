@@ -33,12 +33,6 @@ bp = Blueprint("orders", __name__, url_prefix="/orders")
 STAFF = (Role.COUNTER, Role.ADMIN)
 
 
-@bp.record_once
-def _register_payable(state):
-    # The payable kind "order" is registered when the blueprint joins an app, not at import time.
-    service.register_with_payments()
-
-
 def _ip() -> str | None:
     return request.remote_addr
 

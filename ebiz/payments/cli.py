@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from ..audit.service import record
 from ..cron import one_run_at_a_time
 from ..extensions import db
-from . import service
+from . import refunds, service
 
 cli = AppGroup("payments", help="Payments commands.")
 
@@ -35,8 +35,6 @@ def reconcile(limit: int):
             click.echo(f"! intent {intent_id}: {type(exc).__name__}: {exc}", err=True)
             continue
         lines.append(line)
-    from . import refunds
-
     for reference in refunds.unsent():  # approved gateway refunds the gateway did not answer: send again
         try:
             outcome = refunds.issue(reference)

@@ -193,7 +193,7 @@ class SandboxGateway(Gateway):
         params = sign_params(self._secret, {"merchant_ref": intent.reference, "amount_sen": amount_sen, "key": key,
                                             "refund_ref": refund_ref, "ts": int(time.time())})
         if not self._base:
-            from .sandbox import store
+            from .sandbox import store  # the in-process sandbox bank: loaded only when it plays the bank here
 
             body, signature = store.refund_answer(params, self._secret)
         else:
@@ -214,7 +214,7 @@ class SandboxGateway(Gateway):
     def collected(self, start, end) -> int | None:
         params = sign_params(self._secret, {"start": start.isoformat(), "end": end.isoformat(), "ts": int(time.time())})
         if not self._base:
-            from .sandbox import store
+            from .sandbox import store  # the in-process sandbox bank: loaded only when it plays the bank here
 
             body, signature = store.collected_answer(params, self._secret)
         else:

@@ -31,6 +31,7 @@ from ..audit.service import record
 from ..clock import utcnow
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import begin_write, db
+from ..notifications.service import queue_mail
 from . import service
 from .gateway import GatewayResult, GatewayUnavailable, get_gateway
 from .models import Method, RefundRequest, RefundStatus
@@ -118,8 +119,6 @@ def apply_gateway_status(refund: RefundRequest, status: str, *, source: str) -> 
 
 
 def _mail(refund: RefundRequest) -> None:
-    from ..notifications.service import queue_mail
-
     user = refund.user
     if user is not None and user.email:
         queue_mail(user.email, _l("Refund %(ref)s", ref=refund.reference), "payments_refunded", refund=refund,
@@ -160,4 +159,6 @@ def in_flight():
                                        RefundRequest.gateway_status.in_((ISSUING, PENDING)))
 
 
-service.register_notice_handler(on_notice)
+def register() -> None:
+    """Called once by create_app: gateway notices about refunds (Stripe's refund events) reach `on_notice`."""
+    service.register_notice_handler(on_notice)

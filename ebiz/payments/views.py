@@ -1,5 +1,6 @@
 """Payments pages: status/return page, "check again", receipts, history, callbacks, staff queues."""
 
+from datetime import date
 from functools import wraps
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -9,6 +10,7 @@ from sqlalchemy import select
 
 from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
+from ..clock import to_local, utcnow
 from ..errors import EbizError
 from ..extensions import begin_write, csrf, db
 from ..forms import page_arg
@@ -21,16 +23,6 @@ bp = Blueprint("payments", __name__, url_prefix="/payments")
 STAFF = (Role.ADMIN, Role.SUPPORT, Role.COUNTER)
 PAGE_SIZE = 25
 CALLBACK_MAX_BYTES = 64 * 1024
-
-
-@bp.record_once
-def _mount_sandbox(state):
-    """The sandbox gateway runs in this process unless SANDBOX_GATEWAY_URL points elsewhere."""
-    cfg = state.app.config
-    if cfg.get("PAYMENT_GATEWAY") == "sandbox" and not cfg.get("SANDBOX_GATEWAY_URL"):
-        from .sandbox.views import bp as sandbox_bp
-
-        state.app.register_blueprint(sandbox_bp)
 
 
 @bp.app_template_global()
@@ -251,10 +243,6 @@ def refund_via_gateway(reference):
 @roles_required(Role.ADMIN)
 def reconcile_console():
     """Administrators' reconciliation console (payments.console)."""
-    from datetime import date
-
-    from ..clock import to_local, utcnow
-
     today = to_local(utcnow()).date()
     day, day_error = today, None
     raw = (request.args.get("day") or "").strip()

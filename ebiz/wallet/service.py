@@ -245,8 +245,6 @@ def _book_refund_paid(refund) -> None:
           (system_account(SystemAccount.CLEARING), refund.amount_sen)], memo=refund.reference)
 
 
-payments.register_refund_handler(_book_refund_paid)
-
 
 def clearing_movements(start, end) -> tuple[int, int]:
     """(taken in, paid out) through the gateway clearing account between two UTC times: the ledger's
@@ -260,8 +258,6 @@ def clearing_movements(start, end) -> tuple[int, int]:
                LedgerEntry.created_at < end)).one()
     return int(row[0]), int(row[1])
 
-
-payments_console.register_settlement_source(clearing_movements)
 
 
 def _positive(amount_sen) -> None:
@@ -337,7 +333,12 @@ def _topup_return(intent) -> str:
     return url_for("wallet.home")
 
 
-payments.register_payable(TOPUP_KIND, settle=_settle_topup, describe=_describe_topup, return_url=_topup_return)
+def register_with_payments() -> None:
+    """What the wallet gives payments, called once by create_app: the top-up payable, the booking
+    of refunds paid back, and the ledger's side of the daily settlement check."""
+    payments.register_payable(TOPUP_KIND, settle=_settle_topup, describe=_describe_topup, return_url=_topup_return)
+    payments.register_refund_handler(_book_refund_paid)
+    payments_console.register_settlement_source(clearing_movements)
 
 
 def topup_at_counter(*, staff, customer, amount_sen: int, receipt_no: str,

@@ -77,7 +77,7 @@ def main() -> int:
     from config import TestingConfig
     from ebiz import create_app
     from ebiz.extensions import db
-    from tests.conftest import private_pg_schema
+    from tests.services import private_pg_schema
 
     customers = int(os.environ.get("BENCH_LEGACY_CUSTOMERS", "100000"))
     with private_pg_schema("bench_legacy") as url, tempfile.TemporaryDirectory() as tmp:

@@ -11,9 +11,9 @@ from aiosmtpd.controller import Controller
 from ebiz.extensions import db
 from ebiz.migration import importer
 from ebiz.migration.sample import DEMO_SKUS, write_sample
-from tests.conftest import free_port
 from tests.factories import make_product
-from tests.notifications.conftest import Inbox
+from tests.notifications.helpers import Inbox
+from tests.services import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ from ebiz.migration.models import LegacyCustomer
 from ebiz.notifications.models import OutboxMessage
 from tests.factories import csrf_from, login_session, make_user
 
-from .conftest import link_path, request_link, submit_link
+from .helpers import link_path, request_link, submit_link
 
 
 def _admin(client):

@@ -15,7 +15,7 @@ from ebiz.wallet import service as wallet
 from tests.factories import csrf_from
 from tests.races import race
 
-from .conftest import ask_url, last_link, link_path, request_link, submit_link
+from .helpers import ask_url, last_link, link_path, request_link, submit_link
 
 AMINAH_MYKAD = "850312-14-5566"
 
@@ -201,10 +201,9 @@ def test_two_legacy_accounts_of_one_mykad_become_one(client, imported):
     assert wallet.verify() == []
 
 
+@pytest.mark.postgres_only("a true race needs PostgreSQL's row locks")
 @pytest.mark.usefixtures("imported")
 def test_two_tabs_submitting_one_link_make_one_account(app, client, is_postgres):
-    if not is_postgres:
-        pytest.skip("a true race needs PostgreSQL's row locks")
     link = request_link(client, AMINAH_MYKAD)
     token = link_path(link).rsplit("/", 1)[1]
 
@@ -221,12 +220,11 @@ def test_two_tabs_submitting_one_link_make_one_account(app, client, is_postgres)
     assert wallet.verify() == []
 
 
+@pytest.mark.postgres_only("a true race needs PostgreSQL's row locks")
 @pytest.mark.usefixtures("imported")
 def test_two_links_of_one_mykad_submitted_at_once_make_one_account(app, is_postgres):
     """Rajesh's two old accounts each get a link; both forms are submitted at once: one account,
     both balances once, no deadlock."""
-    if not is_postgres:
-        pytest.skip("a true race needs PostgreSQL's row locks")
     app.config["MIGRATION_LINK_MIN_INTERVAL_SECONDS"] = 0
     first = request_link(app.test_client(), "rajesh.kumar@example.my")
     second = request_link(app.test_client(), "rajesh.k@example.my")

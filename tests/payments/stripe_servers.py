@@ -25,7 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from tests.conftest import free_port, port_open, require_service
+import stripe
+
+from tests.services import free_port, port_open, require_service
 
 WEBHOOK_SECRET = "whsec_test_ebiz"
 
@@ -176,3 +178,18 @@ def post_event(client, evt: dict, *, secret: str = WEBHOOK_SECRET, sig: str | No
     return client.post("/payments/callback/stripe", data=payload, headers={
         "Stripe-Signature": sig if sig is not None else signature(payload, secret, t),
         "Content-Type": "application/json"})
+
+
+SECRET_KEY = "sk_test_ebiz_" + "x" * 16
+
+
+def card_payment_at_localstripe(localstripe_url, intent) -> str:
+    """A card PaymentIntent for `intent`, paid at localstripe (confirm=True at creation: what it plays)."""
+    client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_url})
+    pm = client.v1.payment_methods.create(params={"type": "card", "card": {
+        "number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    pi = client.v1.payment_intents.create(params={
+        "amount": intent.amount_sen, "currency": "myr", "payment_method": pm.id, "confirm": True,
+        "payment_method_types": ["card"], "metadata": {"ebiz_ref": intent.reference}})
+    assert pi.status == "succeeded"
+    return pi.id

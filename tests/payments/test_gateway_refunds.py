@@ -21,8 +21,7 @@ from tests.races import race
 from tests.wallet.helpers import fund
 
 from .helpers import bank_answers, csrf, fresh, post_callback, sign_in, topup_intent
-from .stripe_servers import event, post_event
-from .test_stripe import SECRET_KEY, _card_payment_at_localstripe, localstripe_url, recorder, stripe_gw  # noqa: F401
+from .stripe_servers import SECRET_KEY, card_payment_at_localstripe, event, post_event
 
 
 def _system_balance(code: str) -> int:
@@ -127,10 +126,8 @@ def test_a_wallet_payment_is_not_returned_through_the_gateway(app, client):
     assert db.session.get(RefundRequest, refund.id).gateway_status is None
 
 
-@pytest.mark.postgres_only
+@pytest.mark.postgres_only("row locks: PostgreSQL")
 def test_two_staff_approving_the_same_refund_at_once_make_one_gateway_refund(app, client, is_postgres, monkeypatch):
-    if not is_postgres:
-        pytest.skip("row locks: PostgreSQL")
     monkeypatch.setattr("ebiz.notifications.service.deliver", lambda ids=None: (0, 0))
     user, intent, refund = _owed_topup(app, client)
     staff = [make_user(role="admin"), make_user(role="support_agent")]
@@ -163,7 +160,7 @@ def _paid_stripe_card(app, client, localstripe_url, amount=2600):  # noqa: F811
     with app.test_request_context():
         payments.start_online(intent)
     db.session.commit()
-    pi_id = _card_payment_at_localstripe(localstripe_url, intent)
+    pi_id = card_payment_at_localstripe(localstripe_url, intent)
     sid = fresh(intent).gateway_txn_id
     obj = {"id": sid, "object": "checkout.session", "amount_total": amount, "currency": "myr",
            "client_reference_id": intent.reference, "metadata": {"ebiz_ref": intent.reference},

@@ -9,7 +9,6 @@ import secrets
 import time
 
 import pytest
-import stripe
 from sqlalchemy import func, select
 
 from config import ProductionConfig
@@ -26,38 +25,13 @@ from tests.factories import make_user
 
 from .helpers import fresh, sign_in, topup_intent
 from .stripe_servers import (
-    WEBHOOK_SECRET,
-    CheckoutRecorder,
+    SECRET_KEY,
+    card_payment_at_localstripe,
     event,
     payment_intent_object,
     post_event,
     session_object,
-    start_localstripe,
 )
-
-SECRET_KEY = "sk_test_ebiz_" + "x" * 16
-
-
-@pytest.fixture(scope="module")
-def localstripe_url():
-    proc, url = start_localstripe()
-    yield url
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def recorder(localstripe_url):
-    rec = CheckoutRecorder(localstripe_url)
-    yield rec
-    rec.stop()
-
-
-@pytest.fixture
-def stripe_gw(app, sandbox_db, recorder):
-    app.config.update(PAYMENT_GATEWAY="stripe", STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-                      STRIPE_API_BASE=recorder.url, STRIPE_WEBHOOK_TOLERANCE=300)
-    return recorder
 
 
 def _start(app, intent) -> str:
@@ -73,18 +47,6 @@ def _postings() -> int:
 
 def _audits(action: str) -> int:
     return db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action))
-
-
-def _card_payment_at_localstripe(localstripe_url, intent) -> str:
-    """A card PaymentIntent for `intent`, paid at localstripe (confirm=True at creation: what it plays)."""
-    client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_url})
-    pm = client.v1.payment_methods.create(params={"type": "card", "card": {
-        "number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
-    pi = client.v1.payment_intents.create(params={
-        "amount": intent.amount_sen, "currency": "myr", "payment_method": pm.id, "confirm": True,
-        "payment_method_types": ["card"], "metadata": {"ebiz_ref": intent.reference}})
-    assert pi.status == "succeeded"
-    return pi.id
 
 
 # -- start --------------------------------------------------------------------------------
@@ -344,7 +306,7 @@ def test_return_page_requeries_the_session_and_its_payment_at_localstripe(app, c
     intent = topup_intent(user, 4200, method="card", bank_code=None)
     _start(app, intent)
     sid = fresh(intent).gateway_txn_id
-    pi_id = _card_payment_at_localstripe(localstripe_url, intent)
+    pi_id = card_payment_at_localstripe(localstripe_url, intent)
     stripe_gw.sessions[sid].update(status="complete", payment_status="paid", payment_intent=pi_id)
     sign_in(client, user)
     r = client.get(f"/payments/{intent.reference}")
@@ -358,7 +320,7 @@ def test_reconcile_requeries_a_known_payment_intent_at_localstripe(app, stripe_g
     user = make_user(tier="primary")
     intent = topup_intent(user, 1500, method="card", bank_code=None)
     _start(app, intent)
-    pi_id = _card_payment_at_localstripe(localstripe_url, intent)
+    pi_id = card_payment_at_localstripe(localstripe_url, intent)
     intent = fresh(intent)
     intent.gateway_payment_id = pi_id  # as a "processing" event would have told us
     db.session.commit()
@@ -474,7 +436,7 @@ def test_settlement_check_reads_the_days_charges_from_stripe(app, stripe_gw):
     assert stripe_gw.balance_queries[-1]["created[lt]"] == str(t1)
 
 
-@pytest.mark.postgres_only
+@pytest.mark.postgres_only("row locks: PostgreSQL")
 def test_the_same_event_delivered_twice_at_once_is_applied_once(app, stripe_gw, is_postgres, monkeypatch):
     import json
 
@@ -482,8 +444,6 @@ def test_the_same_event_delivered_twice_at_once_is_applied_once(app, stripe_gw, 
 
     from .stripe_servers import signature
 
-    if not is_postgres:
-        pytest.skip("row locks: PostgreSQL")
     monkeypatch.setattr("ebiz.notifications.service.deliver", lambda ids=None: (0, 0))
     user = make_user(tier="primary")
     intent = topup_intent(user, 2000)
