@@ -161,7 +161,7 @@ def register(*, kind: str, full_name: str, email: str, password: str, phone: str
              mykad: str | None = None, passport_no: str | None = None, nationality: str | None = None,
              company_reg_no: str | None = None, company_name: str | None = None,
              rep_mykad: str | None = None, locale: str | None = None, ip: str | None = None,
-             confirm: str | None = None) -> str:
+             confirm: str | None = None, mailbox_proven: bool = False) -> str:
     """Register a Regular customer of `kind`; returns the outcome (REGISTERED, EMAIL_TAKEN or
     IDENTITY_TAKEN), which the caller must NOT show: the page says the same for each.
 
@@ -176,7 +176,9 @@ def register(*, kind: str, full_name: str, email: str, password: str, phone: str
       owner learns to sign in or to see a counter), the account holding it is told someone tried,
       and nothing is created. The limits per identity number and per IP keep this from becoming
       a way to test numbers in bulk.
-    The password is hashed on every path, so the time taken does not tell the outcomes apart."""
+    The password is hashed on every path, so the time taken does not tell the outcomes apart.
+    `mailbox_proven`: the caller already proved the address (a legacy customer's emailed migration
+    link): the new account is open at once and no registration link is sent."""
     errors: list[ValidationError] = []
 
     def check(fn, *args, **kwargs):
@@ -218,7 +220,8 @@ def register(*, kind: str, full_name: str, email: str, password: str, phone: str
     if taken:
         return taken
     user = User(kind=kind, full_name=name, email=email_n, phone=phone_n, password_hash=password_hash,
-                tier=Tier.REGULAR, role=Role.CUSTOMER, locale=locale, email_confirmation_pending=True, **fields)
+                tier=Tier.REGULAR, role=Role.CUSTOMER, locale=locale, email_confirmation_pending=not mailbox_proven,
+                **fields)
     try:
         _insert_unique(user)
     except ValidationError:  # a concurrent twin took the email or number meanwhile: as if it had been first
@@ -227,7 +230,8 @@ def register(*, kind: str, full_name: str, email: str, password: str, phone: str
             return taken
         raise
     record("account.registered", actor=user, target=user, ip=ip, kind=kind)
-    _send_registration_link(user)
+    if not mailbox_proven:
+        _send_registration_link(user)
     return REGISTERED
 
 

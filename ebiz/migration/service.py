@@ -300,12 +300,16 @@ def activate(token: str, *, full_name: str, phone: str | None, address: str | No
     if address and len(address) > 500:
         raise ValidationError(_l("Use at most %(n)d characters.", n=500), field="address")
     if target is None:
-        user = accounts.register(
+        outcome = accounts.register(
             kind=row.kind, full_name=name, email=row.email, password=password or "", phone=phone,
             mykad=row.mykad, passport_no=row.passport_no, nationality=row.nationality,
             company_reg_no=row.company_reg_no,
             company_name=(" ".join((company_name or "").split()) or row.company_name),
-            rep_mykad=row.rep_mykad, ip=ip, confirm=confirm)
+            rep_mykad=row.rep_mykad, ip=ip, confirm=confirm, mailbox_proven=True)  # the link proved it
+        if outcome != accounts.REGISTERED:  # someone registered this email or number a moment ago
+            raise Conflict(_l("An eBiz account was opened with these details a moment ago. Please sign in, or "
+                              "contact customer service."))
+        user = accounts.account_with_email(row.email)
         merged = False
     else:
         user, merged = target, True

@@ -10,7 +10,7 @@ from ebiz.applications.models import Application, ApplicationEvent, State
 from ebiz.audit.models import AuditEvent
 from ebiz.catalog.models import RestrictedAccess
 from ebiz.clock import utcnow
-from ebiz.delivery.storage import StorageError
+from ebiz.delivery.storage import StorageError, get_storage
 from ebiz.errors import EbizError
 from ebiz.extensions import db
 from ebiz.licensing.service import get_licence
@@ -152,7 +152,7 @@ def test_purge_removes_documents_after_the_retention_and_keeps_the_record(app):
     p = restricted_product()
     a = approved(user, admin_a, admin_b, p)
     key = a.documents[0].storage_key
-    storage = app.extensions["ebiz_document_storage"]()
+    storage = get_storage()
     assert storage.stat(key) > 0
     assert service.purge_documents(now=utcnow() + timedelta(days=29)) == []
     assert service.purge_documents(now=utcnow() + timedelta(days=31)) == [a.reference]

@@ -55,7 +55,7 @@ def test_product_page_shows_the_licence_title_in_the_current_language(client):
 def test_licence_title_helper_and_directory(app):
     from flask import render_template_string
 
-    directory = app.extensions["licences"]
+    directory = service.licence_directory()
     assert {"standard-digital-data", "restricted-data", "on-demand-service", "training-terms"} <= directory.keys()
     assert ("restricted-data", "Restricted Data Licence") in directory.choices("en")
     with app.test_request_context("/", headers={"Cookie": "lang=en"}):
