@@ -70,6 +70,16 @@ def large_upload(view):
     return view
 
 
+def upload_limit(config_key: str, files: int = 1):
+    """Mark a view where a customer (or anyone) sends documents of at most `config[config_key]`
+    bytes each, `files` of them at most: its body may hold them beside the form's own fields. The
+    service still checks each file's size and content; this only keeps every other body small."""
+    def mark(view):
+        view.upload_limit = (config_key, files)
+        return view
+    return mark
+
+
 def apply_body_limit() -> None:
     """Before anything reads the body (CSRF checking reads the form): the body limit of this
     request's view (Flask's per-request `max_content_length`). Only signed-in staff may send a
@@ -80,6 +90,9 @@ def apply_body_limit() -> None:
         # the file plus the form's other fields: a file just over UPLOAD_MAX_BYTES still reaches
         # the storage's own check, which says the limit beside the field
         request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"] + current_app.config["MAX_CONTENT_LENGTH"]
+    elif (spec := getattr(view, "upload_limit", None)) is not None:
+        key, files = spec
+        request.max_content_length = current_app.config[key] * files + current_app.config["MAX_CONTENT_LENGTH"]
 
 
 def show_error(form, exc) -> None:

@@ -19,6 +19,7 @@ from ebiz.money import MoneyFormatError, parse_ringgit
 from ebiz.orders.models import CartItem
 from ebiz.payments.models import PaymentEvent, PaymentIntent
 from ebiz.payments.signing import sign
+from tests.applications.helpers import PDF, draft, restricted_product
 from tests.factories import PASSWORD, csrf_from, login_session, make_product, make_user
 
 BAD_NEXTS = ("/orders/\r\nSet-Cookie: a=b", "/orders/\nx", "/\r/evil.example", "/\t/evil.example",
@@ -165,3 +166,27 @@ def test_percent_and_underscore_in_a_search_match_themselves(app, client):
     db.session.commit()
     assert [e.action for e in db.session.scalars(audit.search(action="wallet_"))] == []
     assert [e.action for e in db.session.scalars(audit.search(action="wallet."))] == ["wallet.topup"]
+
+
+def test_documents_customers_send_may_be_larger_than_an_ordinary_form_but_no_larger(app, client):
+    """A customer's supporting document larger than an ordinary form's limit reaches the application
+    (the route takes its own limit); the same body to an ordinary form, or a document past its own
+    limit, is a 413. (Small limits here: the test client spools bodies over 500 KB to a file.)"""
+    app.config.update(MAX_CONTENT_LENGTH=120 * 1024, MAX_FORM_MEMORY_SIZE=100 * 1024,
+                      APPLICATIONS_DOCUMENT_MAX_BYTES=300 * 1024)
+    user = make_user()
+    application = draft(user, restricted_product())
+    login_session(client, user)
+    token = csrf_from(client.get(f"/applications/{application.token}").data)
+    big_pdf = PDF + b"%" + b"0" * (200 * 1024)
+    r = client.post(f"/applications/{application.token}/documents",
+                    data={"csrf_token": token, "document": (io.BytesIO(big_pdf), "letter.pdf")})
+    assert r.status_code in (200, 302), r.status_code
+    assert [d.filename for d in db.session.get(type(application), application.id).documents] == ["letter.pdf"]
+    r = client.post("/account/edit", data={"csrf_token": token, "full_name": "x" * (200 * 1024)})
+    assert r.status_code == 413
+    app.config["APPLICATIONS_DOCUMENT_MAX_BYTES"] = 64 * 1024
+    r = client.post(f"/applications/{application.token}/documents",
+                    data={"csrf_token": token, "document": (io.BytesIO(big_pdf), "letter2.pdf")})
+    assert r.status_code == 413
+    assert len(db.session.get(type(application), application.id).documents) == 1

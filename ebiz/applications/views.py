@@ -11,7 +11,7 @@ from ..accounts.decorators import mfa_verified
 from ..clock import from_local
 from ..errors import EbizError, NotFound, ValidationError
 from ..extensions import db, login_manager
-from ..forms import int_id, show_error
+from ..forms import int_id, show_error, upload_limit
 from ..money import MoneyFormatError, parse_ringgit
 from . import service
 from .forms import (
@@ -175,6 +175,7 @@ def _form_key(form) -> str:
 
 
 @bp.post("/<token>/documents")
+@upload_limit("APPLICATIONS_DOCUMENT_MAX_BYTES")
 @login_required
 def upload(token):
     def fn(form):

@@ -16,7 +16,7 @@ from ..accounts.search import user_search
 from ..clock import to_local, utcnow
 from ..errors import EbizError, NotFound
 from ..extensions import db, limiter
-from ..forms import show_error
+from ..forms import show_error, upload_limit
 from ..money import MoneyFormatError, parse_ringgit
 from . import service
 from .forms import (
@@ -73,6 +73,7 @@ def _open_limit() -> str:
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@upload_limit("SUPPORT_ATTACHMENT_MAX_BYTES", files=service.MAX_FILES)
 @limiter.limit(_open_limit, methods=["POST"], scope="support-open")
 def new():
     user = _user()
@@ -136,6 +137,7 @@ def _customer_ticket(ref: str):
 
 
 @bp.route("/t/<ref>", methods=["GET", "POST"])
+@upload_limit("SUPPORT_ATTACHMENT_MAX_BYTES", files=service.MAX_FILES)
 def view(ref: str):
     ticket = _customer_ticket(ref)
     form = ReplyForm()
@@ -258,6 +260,7 @@ def _me():
 
 
 @bp.post("/desk/t/<ref>/reply")
+@upload_limit("SUPPORT_ATTACHMENT_MAX_BYTES", files=service.MAX_FILES)
 @roles_required(Role.SUPPORT, Role.ADMIN)
 def agent_reply(ref: str):
     return _act(ref, "reply_form", AgentReplyForm(), lambda t, f: service.agent_reply(
@@ -311,6 +314,7 @@ def agent_requery(ref: str):
 
 
 @bp.post("/desk/t/<ref>/email-change")
+@upload_limit("SUPPORT_ATTACHMENT_MAX_BYTES", files=service.MAX_FILES)
 @roles_required(Role.SUPPORT, Role.ADMIN)
 def agent_email_change(ref: str):
     return _act(ref, "email_form", EmailChangeForm(), lambda t, f: service.request_email_change(
