@@ -7,6 +7,9 @@ import click
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
+from . import importer
+from .sample import write_sample
+
 cli = AppGroup("migration", help="Legacy accounts: import the old system's export.")
 
 
@@ -36,8 +39,6 @@ def _print_report(report, limit: int) -> None:
 @click.option("--lang", default="en", show_default=True, help="Language of the report (en or ms).")
 def import_cmd(directory: Path, dry_run: bool, show_all: bool, lang: str):
     """Validate every row of DIRECTORY's export, then import the good ones (see README)."""
-    from . import importer
-
     with force_locale(lang):
         try:
             if dry_run:
@@ -63,8 +64,6 @@ def import_cmd(directory: Path, dry_run: bool, show_all: bool, lang: str):
 @click.option("--no-faults", is_flag=True, help="Leave out the deliberately faulty rows.")
 def sample_cmd(directory: Path, customers: int, orders_per_customer: float, no_faults: bool):
     """Write a deterministic sample export of the old system into DIRECTORY."""
-    from .sample import write_sample
-
     rows = write_sample(directory, customers=customers, orders_per_customer=orders_per_customer,
                         faults=not no_faults)
     click.echo(f"Wrote {rows['customers']} customers, {rows['balances']} balances, {rows['orders']} orders "
