@@ -322,7 +322,7 @@ def activate(token: str, *, full_name: str, phone: str | None, address: str | No
     if address and len(address) > 500:
         raise ValidationError(_l("Use at most %(n)d characters.", n=500), field="address")
     if target is None:
-        user = accounts.register(
+        user = accounts.register_proven(  # the link we mailed proved the address
             kind=row.kind, full_name=name, email=row.email, password=password or "", phone=phone,
             mykad=row.mykad, passport_no=row.passport_no, nationality=row.nationality,
             company_reg_no=row.company_reg_no,

@@ -47,6 +47,9 @@ def test_full_flow_creates_account_with_balance_history_and_primary(client, impo
     assert r.status_code == 302 and r.headers["Location"].endswith("/migration/welcome")
     user = db.session.scalar(select(User).where(User.email == "aminah.hassan@example.my"))
     assert user.mykad == "850312145566" and user.tier == Tier.PRIMARY  # counter-verified in the old system
+    # The link proved the address: the account signs in at once, no registration link is mailed.
+    assert user.email_confirmation_pending is False
+    assert [m.template for m in db.session.scalars(select(OutboxMessage))] == ["migration_link"]
     assert wallet.balance(user) == 25000
     assert _legacy("L-100001").status == "migrated"
     orders = client.get("/orders/")
