@@ -68,19 +68,26 @@ def ask_no(token: str):
     if not form.validate_on_submit():
         return redirect(url_for("migration.ask", token=token))
     try:
-        req, row = service.report_email_unused(token, ip=_ip())
-        if not req.ticket_ref:  # a new request: the support desk takes it over with a ticket
-            subject, body = service.support_ticket_text(row)
-            ticket = support.open_ticket_without_email(
-                name=row.company_name or row.full_name, email_on_record=row.email, category="account",
-                subject=subject, body=body, linked_kind="legacy", linked_ref=row.legacy_id,
-                locale=str(get_locale()), ip=_ip())
-            service.attach_ticket(req, ticket.reference)
+        ticket_ref = report_email_unused(token, ip=_ip(), locale=str(get_locale()))
     except EbizError as exc:
         db.session.rollback()
         return render_template("migration/expired.html", problem=exc.message), 404
     db.session.commit()
-    return render_template("migration/no_email.html", reference=req.ticket_ref)
+    return render_template("migration/no_email.html", reference=ticket_ref)
+
+
+def report_email_unused(token: str, *, ip: str | None, locale: str) -> str:
+    """The old email is dead: the migration domain records the request (the legacy row locked), and a
+    new request is taken over by a support ticket the customer can quote. Returns the ticket's
+    reference (the same one when the customer says "no" again: one open request per old account)."""
+    req, row = service.report_email_unused(token, ip=ip)
+    if not req.ticket_ref:
+        subject, body = service.support_ticket_text(row)
+        ticket = support.open_ticket_without_email(
+            name=row.company_name or row.full_name, email_on_record=row.email, category="account",
+            subject=subject, body=body, linked_kind="legacy", linked_ref=row.legacy_id, locale=locale, ip=ip)
+        service.attach_ticket(req, ticket.reference)
+    return req.ticket_ref
 
 
 @bp.route("/link/<token>", methods=["GET", "POST"])

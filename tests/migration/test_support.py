@@ -2,16 +2,19 @@
 longer in use" opens a ticket linked to the old account; an administrator corrects the email only on
 that ticket, assigned to them."""
 
+import pytest
 from sqlalchemy import func, select
 
 from ebiz.accounts.models import Role
 from ebiz.audit.models import AuditEvent
 from ebiz.extensions import db
+from ebiz.migration import views
 from ebiz.migration.models import LegacyCustomer, MigrationSupportRequest
 from ebiz.notifications.models import OutboxMessage
 from ebiz.support import service as support
 from ebiz.support.models import Ticket, TicketAction, TicketMessage
 from tests.factories import csrf_from, login_session, make_user
+from tests.races import race
 
 from .conftest import ask_url, link_path, request_link
 
@@ -65,6 +68,24 @@ def test_no_is_rate_limited(app, client, imported):
     _say_no(client)
     assert _say_no(client).status_code == 429
     assert _count(Ticket) == 1
+
+
+@pytest.mark.usefixtures("imported")
+def test_two_noes_at_once_open_one_ticket(app, client, is_postgres):
+    if not is_postgres:
+        pytest.skip("a true race needs PostgreSQL's row locks")
+    token = ask_url(client, AMINAH_MYKAD).rsplit("/", 1)[1]
+    refs = []
+
+    def say_no(tab):
+        refs.append(views.report_email_unused(token, ip=None, locale="en"))
+
+    assert race(app, say_no, [(1,), (2,)]) == ["ok", "ok"]
+    db.session.expire_all()
+    assert _count(Ticket) == 1 and _count(MigrationSupportRequest) == 1
+    ticket = db.session.scalar(select(Ticket))
+    assert refs == [ticket.reference] * 2
+    assert db.session.scalar(select(MigrationSupportRequest.ticket_ref)) == ticket.reference
 
 
 def test_the_dashboard_lists_the_request_by_its_ticket(app, client, imported):
