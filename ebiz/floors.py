@@ -48,6 +48,11 @@ PEERS: dict[str, frozenset[str]] = {
     # checked and recorded on its support ticket: the admin view calls the support desk's service,
     # then the lower domain's (companies never imports support). Support never imports admin.
     "admin": frozenset({"support"}),
+    # The migration desk's human steps go through the support desk (issues 15 §2-3, 16 §3): the
+    # migration view opens the ticket of a customer whose old email is dead and checks the ticket behind
+    # an administrator's email correction, then calls its own service (which never imports support).
+    # Support never imports migration (its ticket page links to the migration pages by URL only).
+    "migration": frozenset({"support"}),
     # The roof wires everything together: the factory, the model registry, the house CLI and demo.
     **{room: frozenset(FLOORS[0][1]) for room in FLOORS[0][1]},
     # Foundations are small house modules with no domain in them: they may use each other.

@@ -157,11 +157,7 @@ def registration_identity(kind: str, *, mykad: str | None = None, passport_no: s
     return None
 
 
-def register(*, kind: str, full_name: str, email: str, password: str, phone: str | None = None,
-             mykad: str | None = None, passport_no: str | None = None, nationality: str | None = None,
-             company_reg_no: str | None = None, company_name: str | None = None,
-             rep_mykad: str | None = None, locale: str | None = None, ip: str | None = None,
-             confirm: str | None = None, mailbox_proven: bool = False) -> str:
+def register(**details) -> str:
     """Register a Regular customer of `kind`; returns the outcome (REGISTERED, EMAIL_TAKEN or
     IDENTITY_TAKEN), which the caller must NOT show: the page says the same for each.
 
@@ -176,9 +172,23 @@ def register(*, kind: str, full_name: str, email: str, password: str, phone: str
       owner learns to sign in or to see a counter), the account holding it is told someone tried,
       and nothing is created. The limits per identity number and per IP keep this from becoming
       a way to test numbers in bulk.
-    The password is hashed on every path, so the time taken does not tell the outcomes apart.
-    `mailbox_proven`: the caller already proved the address (a legacy customer's emailed migration
-    link): the new account is open at once and no registration link is sent."""
+    The password is hashed on every path, so the time taken does not tell the outcomes apart."""
+    return _register(email_proven=False, **details)[0]
+
+
+def register_proven(**details) -> User:
+    """Register a Regular customer whose email is already proven (they followed a link we sent to it:
+    the legacy migration). Same rules and checks as `register`, but the account may sign in at once
+    (no registration link) and nothing is mailed about a taken email or identity number: the caller
+    has checked there is no such account (a concurrent twin gets the duplicate's ValidationError)."""
+    return _register(email_proven=True, **details)[1]
+
+
+def _register(*, kind: str, full_name: str, email: str, password: str, phone: str | None = None,
+              mykad: str | None = None, passport_no: str | None = None, nationality: str | None = None,
+              company_reg_no: str | None = None, company_name: str | None = None,
+              rep_mykad: str | None = None, locale: str | None = None, ip: str | None = None,
+              confirm: str | None = None, email_proven: bool = False) -> tuple[str, User | None]:
     errors: list[ValidationError] = []
 
     def check(fn, *args, **kwargs):
@@ -216,23 +226,23 @@ def register(*, kind: str, full_name: str, email: str, password: str, phone: str
                               errors={e.field: str(e.message) for e in reversed(errors)})
 
     password_hash = hash_password(password)  # on every path: the same work whatever the outcome
-    taken = _tell_if_taken(email_n, fields, kind=kind, locale=locale, ip=ip)
+    taken = None if email_proven else _tell_if_taken(email_n, fields, kind=kind, locale=locale, ip=ip)
     if taken:
-        return taken
+        return taken, None
     user = User(kind=kind, full_name=name, email=email_n, phone=phone_n, password_hash=password_hash,
-                tier=Tier.REGULAR, role=Role.CUSTOMER, locale=locale, email_confirmation_pending=not mailbox_proven,
+                tier=Tier.REGULAR, role=Role.CUSTOMER, locale=locale, email_confirmation_pending=not email_proven,
                 **fields)
     try:
         _insert_unique(user)
     except ValidationError:  # a concurrent twin took the email or number meanwhile: as if it had been first
-        taken = _tell_if_taken(email_n, fields, kind=kind, locale=locale, ip=ip)
+        taken = None if email_proven else _tell_if_taken(email_n, fields, kind=kind, locale=locale, ip=ip)
         if taken:
-            return taken
+            return taken, None
         raise
     record("account.registered", actor=user, target=user, ip=ip, kind=kind)
-    if not mailbox_proven:
+    if not email_proven:
         _send_registration_link(user)
-    return REGISTERED
+    return REGISTERED, user
 
 
 def account_with_email(email: str) -> User | None:

@@ -28,7 +28,9 @@ class MergeForm(Form):
 class CorrectEmailForm(Form):
     email = StringField(_l("New email"), validators=[Length(max=254)])
     reason = StringField(_l("Reason (what identity check was done)"), validators=[Length(max=300)])
-    reference = StringField(_l("Reference (ticket or form number)"), validators=[Length(max=100)])
+    # The legacy account's support ticket (SR-XXXX-XXXX), assigned to the acting administrator: the
+    # migration view checks it with the support desk before the change.
+    ticket = StringField(_l("Support ticket"), validators=[Length(max=30)])
 
 
 class SearchForm(Form):

@@ -109,8 +109,8 @@ class LegacyOrder(db.Model):
 class MigrationSupportRequest(db.Model):
     """A customer said their old email is no longer in use: an administrator must help.
 
-    `ticket_ref` is the seam to the support desk (issue 16): the reference of the ticket that
-    takes this request over, free text until that domain exists."""
+    `ticket_ref` is the reference of the support ticket (issue 16) that takes this request over,
+    opened with the request (the customer quotes it; the dashboard counts and lists the open ones)."""
 
     __tablename__ = "migration_support_request"
     __table_args__ = (CheckConstraint("status IN ('open', 'closed')", name="status"),)

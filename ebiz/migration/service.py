@@ -5,7 +5,8 @@ The flow (README "Legacy migration"):
    (`detour_for_login`, registered with accounts) leads to the "ask" page: the old email,
    masked, and "is it still in use?" (an "ask" token, 30 minutes, names the legacy row).
 2. Yes: `request_link` emails a migration link (token purpose "migration", 24 hours). No:
-   `report_email_unused` records a support request for administrators.
+   `report_email_unused` records a support request for administrators; the front desk opens a
+   support ticket for it (`attach_ticket`), whose reference the customer quotes.
 3. The link opens a form prefilled from the old record; `activate` creates the account (or
    merges into the eBiz account that already has this identity or email), moves the balance
    to its wallet by a ledger posting and attaches the old orders.
@@ -200,8 +201,10 @@ def request_link(ask_token: str, *, ip: str | None = None) -> str:
     return masked
 
 
-def report_email_unused(ask_token: str, *, ip: str | None = None) -> MigrationSupportRequest:
-    """The old email is no longer in use: a support request for administrators (one open per row)."""
+def report_email_unused(ask_token: str, *, ip: str | None = None) -> tuple[MigrationSupportRequest, LegacyCustomer]:
+    """The old email is no longer in use: a support request for administrators (one open per row,
+    so saying "no" again answers with the same request and its ticket). The migration view opens the
+    support ticket for a new request (`ticket_ref` still empty) and records it with `attach_ticket`."""
     row = _lock(_ask_row(ask_token).id)
     if row is None:
         raise NotFound()
@@ -214,7 +217,27 @@ def report_email_unused(ask_token: str, *, ip: str | None = None) -> MigrationSu
         db.session.add(req)
         db.session.flush()
         record("migration.support_requested", target=row, ip=ip, reference=req.reference)
-    return req
+    return req, row
+
+
+def attach_ticket(req: MigrationSupportRequest, ticket_reference: str) -> None:
+    """The support ticket that takes the request over (opened by the migration view)."""
+    req.ticket_ref = ticket_reference[:40]
+    record("migration.support_ticket", target=db.session.get(LegacyCustomer, req.customer_id),
+           reference=req.reference, ticket=req.ticket_ref)
+
+
+def support_ticket_text(row: LegacyCustomer) -> tuple[str, str]:
+    """Subject and body of the ticket for "my old email is no longer in use" (staff-facing, like the
+    support desk's other system messages): what to check and how to reach the customer."""
+    who = row.company_name or row.full_name
+    subject = f"Old-system account {row.legacy_id}: the old email is no longer in use"
+    body = (f"{who} (old-system account {row.legacy_id}) said on the migration page that the old email "
+            f"{mask_email(row.email)} is no longer in use. The customer has no working email: nothing on this "
+            f"ticket is mailed. They were shown this ticket's reference to quote by phone or at a counter"
+            f"{'; phone on record: ' + row.phone if row.phone else ''}. Check their identity document, then "
+            f"correct the email from the migration dashboard with this ticket (assigned to you).")
+    return subject, body
 
 
 def _row_for_link(token: str, *, lock: bool) -> LegacyCustomer:
@@ -300,16 +323,12 @@ def activate(token: str, *, full_name: str, phone: str | None, address: str | No
     if address and len(address) > 500:
         raise ValidationError(_l("Use at most %(n)d characters.", n=500), field="address")
     if target is None:
-        outcome = accounts.register(
+        user = accounts.register_proven(  # the link we mailed proved the address
             kind=row.kind, full_name=name, email=row.email, password=password or "", phone=phone,
             mykad=row.mykad, passport_no=row.passport_no, nationality=row.nationality,
             company_reg_no=row.company_reg_no,
             company_name=(" ".join((company_name or "").split()) or row.company_name),
-            rep_mykad=row.rep_mykad, ip=ip, confirm=confirm, mailbox_proven=True)  # the link proved it
-        if outcome != accounts.REGISTERED:  # someone registered this email or number a moment ago
-            raise Conflict(_l("An eBiz account was opened with these details a moment ago. Please sign in, or "
-                              "contact customer service."))
-        user = accounts.account_with_email(row.email)
+            rep_mykad=row.rep_mykad, ip=ip, confirm=confirm)
         merged = False
     else:
         user, merged = target, True
@@ -436,14 +455,25 @@ def get_for_admin(actor, legacy_pk: int) -> LegacyCustomer:
     return row
 
 
-def correct_email(actor, legacy_pk: int, *, new_email: str, reason: str, reference: str,
+def get_by_legacy_id(actor, legacy_id: str) -> LegacyCustomer:
+    _require_admin(actor)
+    row = db.session.scalar(select(LegacyCustomer).where(LegacyCustomer.legacy_id == (legacy_id or "")[:40]))
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def correct_email(actor, legacy_pk: int, *, new_email: str, reason: str, ticket_reference: str,
                   ip: str | None = None) -> LegacyCustomer:
     """After an identity check: a new email for a waiting legacy account (audited), and a new link
-    to it (the old links die with the old address)."""
+    to it (the old links die with the old address). `ticket_reference` is the support ticket the
+    migration view has already checked with the support desk (`ticket_for_action`): this domain
+    never imports support."""
     _require_admin(actor)
+    if not ticket_reference:
+        raise Forbidden()
     errors = {}
     reason = " ".join((reason or "").split())
-    reference = " ".join((reference or "").split())
     try:
         email = identity.normalise_email(new_email, field="email")
     except ValidationError as exc:
@@ -451,8 +481,6 @@ def correct_email(actor, legacy_pk: int, *, new_email: str, reason: str, referen
         email = None
     if not reason:
         errors["reason"] = str(_l("Say why (for example: MyKad seen at the HQ counter)."))
-    if not reference:
-        errors["reference"] = str(_l("Give the reference of the identity check (a ticket or form number)."))
     row = _lock(legacy_pk)
     if row is None:
         raise NotFound()
@@ -468,14 +496,14 @@ def correct_email(actor, legacy_pk: int, *, new_email: str, reason: str, referen
     row.email = email
     row.email_status = EmailStatus.CORRECTED
     record("migration.email_corrected", actor=actor, target=row, ip=ip, reason=reason[:300],
-           reference=reference[:100], old_email=mask_email(old), new_email=mask_email(email))
+           ticket=ticket_reference[:40], old_email=mask_email(old), new_email=mask_email(email))
     _send_link(row)
     record("migration.link_sent", actor=actor, target=row, ip=ip, count=row.links_sent)
     for req in db.session.scalars(select(MigrationSupportRequest).where(
             MigrationSupportRequest.customer_id == row.id, MigrationSupportRequest.status == "open")):
         req.status = "closed"
         req.closed_at = utcnow()
-        req.ticket_ref = req.ticket_ref or reference[:40]
+        req.ticket_ref = req.ticket_ref or ticket_reference[:40]
     return row
 
 

@@ -1,6 +1,7 @@
 """Migration pages: the ask page after sign-in, the emailed link's form, the administrators' dashboard."""
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
@@ -10,6 +11,7 @@ from ..accounts.models import Kind, Role
 from ..errors import EbizError
 from ..extensions import db, limiter
 from ..forms import show_error
+from ..support import service as support
 from . import service
 from .forms import ConfirmForm, CorrectEmailForm, LinkForm, MergeForm, SearchForm
 from .service import LinkProblem
@@ -53,17 +55,32 @@ def ask_yes(token: str):
 
 
 @bp.post("/ask/<token>/no")
+@limiter.limit(_link_limit, scope="migration-no")  # each new request opens a support ticket
 def ask_no(token: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
         return redirect(url_for("migration.ask", token=token))
     try:
-        req = service.report_email_unused(token, ip=_ip())
+        ticket_ref = report_email_unused(token, ip=_ip(), locale=str(get_locale()))
     except EbizError as exc:
         db.session.rollback()
         return render_template("migration/expired.html", problem=exc.message), 404
     db.session.commit()
-    return render_template("migration/no_email.html", reference=req.reference)
+    return render_template("migration/no_email.html", reference=ticket_ref)
+
+
+def report_email_unused(token: str, *, ip: str | None, locale: str) -> str:
+    """The old email is dead: the migration domain records the request (the legacy row locked), and a
+    new request is taken over by a support ticket the customer can quote. Returns the ticket's
+    reference (the same one when the customer says "no" again: one open request per old account)."""
+    req, row = service.report_email_unused(token, ip=ip)
+    if not req.ticket_ref:
+        subject, body = service.support_ticket_text(row)
+        ticket = support.open_ticket_without_email(
+            name=row.company_name or row.full_name, email_on_record=row.email, category="account",
+            subject=subject, body=body, linked_kind="legacy", linked_ref=row.legacy_id, locale=locale, ip=ip)
+        service.attach_ticket(req, ticket.reference)
+    return req.ticket_ref
 
 
 @bp.route("/link/<token>", methods=["GET", "POST"])
@@ -142,12 +159,24 @@ def export():
 @bp.route("/admin/<int:legacy_pk>", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def account(legacy_pk: int):
+    """A legacy account; correcting its email needs the support ticket linked to this account (the
+    one its "no longer in use" opened), assigned to this administrator: the support desk checks the
+    ticket and records the action on it, the migration domain makes the change, the ticket says so."""
     row = service.get_for_admin(current_user, legacy_pk)
     form = CorrectEmailForm()
+    if request.method == "GET" and request.args.get("ticket"):
+        form.ticket.data = request.args["ticket"][:30]  # the link from the ticket's page
     if form.validate_on_submit():
+        admin = current_user._get_current_object()
         try:
-            service.correct_email(current_user, legacy_pk, new_email=form.email.data, reason=form.reason.data,
-                                  reference=form.reference.data, ip=_ip())
+            ticket = support.ticket_for_action(form.ticket.data, admin, action="legacy_email_correction",
+                                               target=f"legacy:{row.legacy_id}", linked=("legacy", row.legacy_id))
+            service.correct_email(admin, legacy_pk, new_email=form.email.data, reason=form.reason.data,
+                                  ticket_reference=ticket.reference, ip=_ip())
+            support.action_done(ticket, admin, body=f"The email of old-system account {row.legacy_id} was "
+                                                    f"corrected to {service.mask_email(row.email)} (reason: "
+                                                    f"{' '.join(form.reason.data.split())}) and a new "
+                                                    f"migration link was sent to it.")
         except EbizError as exc:
             db.session.rollback()
             show_error(form, exc)
@@ -157,6 +186,14 @@ def account(legacy_pk: int):
             return redirect(url_for("migration.account", legacy_pk=legacy_pk))
     return render_template("migration/account.html", row=row, form=form, resend=ConfirmForm(),
                            masked=service.mask_email(row.email))
+
+
+@bp.get("/admin/old/<legacy_id>")
+@roles_required(Role.ADMIN)
+def account_by_old_id(legacy_id: str):
+    """From a support ticket linked to an old-system account: that account's page, ticket filled in."""
+    row = service.get_by_legacy_id(current_user, legacy_id)
+    return redirect(url_for("migration.account", legacy_pk=row.id, ticket=request.args.get("ticket", "")[:30] or None))
 
 
 @bp.post("/admin/<int:legacy_pk>/resend")

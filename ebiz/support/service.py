@@ -78,6 +78,15 @@ LINK_KINDS = {
     "download": _l("Download"),
     "application": _l("Application"),
 }
+# Items only staff-side openers link a ticket to (never offered to, nor accepted from, customers).
+STAFF_LINK_KINDS = {
+    "legacy": _l("Old-system account"),  # the migration desk's "my old email is no longer in use"
+}
+ALL_LINK_KINDS = {**LINK_KINDS, **STAFF_LINK_KINDS}
+# A ticket opened for someone with no working email (channel "no-email"): its `email` is the dead
+# address on record (staff can find the ticket by it) and nothing is ever mailed to it; the customer
+# quotes the reference on the phone or at a counter.
+NO_MAIL_CHANNEL = "no-email"
 assert set(CATEGORY_SLA) == set(CATEGORIES) == set(CATEGORY_LABELS)
 
 # The one table of what may happen to a ticket: (state, event) -> new state.
@@ -268,6 +277,35 @@ def open_ticket(*, customer: User | None, name: str, email: str | None, category
     return ticket
 
 
+def open_ticket_without_email(*, name: str, email_on_record: str, category: str, subject: str, body: str,
+                              linked_kind: str, linked_ref: str, locale: str = "ms",
+                              ip: str | None = None) -> Ticket:
+    """A ticket for a customer who cannot read mail (the migration desk's "my old email is no
+    longer in use"): it enters the queue at once (no address to confirm: the agent checks identity
+    by phone or at a counter), is linked to the staff-side item it is about, and is never mailed."""
+    if category not in CATEGORIES:
+        raise ValidationError(_l("Not a valid choice."), field="category")
+    if linked_kind not in STAFF_LINK_KINDS or not (linked_ref or "").strip():
+        raise ValidationError(_l("Not a valid choice."), field="linked_kind")
+    now = utcnow()
+    first_h, res_h = CATEGORY_SLA[category]
+    ticket = Ticket(reference=_unique_reference(), customer_id=None,
+                    email=(email_on_record or "").strip().lower()[:254] or "-", email_confirmed_at=now,
+                    name=(name or "").strip()[:200] or "-", locale=_locale(locale), category=category,
+                    subject=subject.strip()[:200], status="new", channel=NO_MAIL_CHANNEL,
+                    linked_kind=linked_kind, linked_ref=linked_ref.strip()[:40], created_at=now, updated_at=now,
+                    first_response_due=workhours.add_working(now, first_h * 3600, _subdiv()),
+                    resolution_due=workhours.add_working(now, res_h * 3600, _subdiv()))
+    _set_due(ticket)
+    db.session.add(ticket)
+    db.session.flush()
+    _message(ticket, kind="system", author=None, body=body.strip(), via="web")
+    record("support.ticket.opened", target=ticket, ip=ip, reference=ticket.reference, category=category,
+           channel=NO_MAIL_CHANNEL)
+    route(ticket)
+    return ticket
+
+
 def _unique_reference() -> str:
     for _ in range(10):
         ref = new_reference()
@@ -338,7 +376,10 @@ def _view_link(ticket: Ticket) -> str:
 
 
 def _mail(ticket: Ticket, subject, template: str, **context) -> None:
-    """Mail the customer in the ticket's language; the reference leads the subject so replies thread."""
+    """Mail the customer in the ticket's language; the reference leads the subject so replies thread.
+    A ticket of someone without a working email (NO_MAIL_CHANNEL) is never mailed."""
+    if ticket.channel == NO_MAIL_CHANNEL:
+        return
     with force_locale(ticket.locale):
         queue_mail(ticket.email, str(subject), template, reply_to=_cfg("SUPPORT_ADDRESS"), ticket=ticket, **context)
 
@@ -783,10 +824,11 @@ class TicketRequired(Forbidden):
 
 
 def ticket_for_action(ticket_ref: str | None, agent: User, *, action: str, target: str | None = None,
-                      customer: User | None = None) -> Ticket:
+                      customer: User | None = None, linked: tuple[str, str] | None = None) -> Ticket:
     """The seam every ticket-backed account action goes through (the companies and migration domains'
     actions, called from their front desks): the ticket must exist, be active and be assigned to
-    `agent`; with `customer`, it must also be that account's own ticket. Records the action against
+    `agent`; with `customer`, it must also be that account's own ticket; with `linked` (kind, ref), the
+    ticket must be linked to that item (a legacy account has no eBiz user yet). Records the action against
     the ticket; the caller's own audit event names the ticket reference."""
     if not is_agent(agent):
         raise Forbidden()
@@ -799,6 +841,9 @@ def ticket_for_action(ticket_ref: str | None, agent: User, *, action: str, targe
         raise TicketRequired(field="ticket")
     if customer is not None and ticket.customer_id != customer.id:
         raise ValidationError(_l("This ticket belongs to another customer: use this account's own ticket."),
+                              field="ticket")
+    if linked is not None and (ticket.linked_kind, ticket.linked_ref) != (linked[0], (linked[1] or "")[:40]):
+        raise ValidationError(_l("This ticket is about something else: use the ticket linked to this account."),
                               field="ticket")
     db.session.add(TicketAction(ticket_id=ticket.id, actor_id=agent.id, action=action[:40],
                                 target=(target or "")[:254] or None, created_at=utcnow()))

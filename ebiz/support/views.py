@@ -43,7 +43,7 @@ FOLLOWED = "support_followed"
 @bp.app_context_processor
 def _labels():
     return {"ticket_category": service.CATEGORY_LABELS, "ticket_status": service.STATUS_LABELS,
-            "link_kinds": service.LINK_KINDS}
+            "link_kinds": service.ALL_LINK_KINDS}
 
 
 def _user():

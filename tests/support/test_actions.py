@@ -7,6 +7,7 @@ from ebiz.accounts.models import Role, Tier
 from ebiz.audit.models import AuditEvent
 from ebiz.errors import ValidationError
 from ebiz.extensions import db
+from ebiz.notifications.models import OutboxMessage
 from ebiz.payments.models import IntentStatus
 from ebiz.support import service
 from ebiz.support.models import TicketAction
@@ -219,3 +220,42 @@ def test_an_action_for_a_named_customer_needs_that_customers_ticket(app):
                                                target="x", customer=customer) == mine.reference
     db.session.commit()
     assert [(a.ticket_id, a.actor_id) for a in service.actions_of(mine)] == [(mine.id, admin.id)]
+
+
+def _no_email_ticket(legacy_id="L-1", email="old@example.my"):
+    ticket = service.open_ticket_without_email(name="Aminah", email_on_record=email, category="account",
+                                               subject="Old email no longer in use", body="Call her.",
+                                               linked_kind="legacy", linked_ref=legacy_id, locale="en")
+    db.session.commit()
+    return ticket
+
+
+def test_a_ticket_without_email_is_in_the_queue_and_never_mailed(app):
+    agent = make_user(role=Role.SUPPORT)
+    ticket = _no_email_ticket()
+    assert ticket.channel == service.NO_MAIL_CHANNEL and ticket in service.queue(agent, "unassigned")
+    service.assign(ticket, agent, agent)
+    service.agent_reply(ticket, agent, body="We will call you.")
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert [m.kind for m in ticket.messages] == ["system", "agent"]
+    with pytest.raises(ValidationError):  # only staff-side items: never what a customer's form sends
+        service.open_ticket_without_email(name="x", email_on_record="x@example.my", category="account",
+                                          subject="s", body="b", linked_kind="order", linked_ref="ORD-1")
+
+
+def test_an_action_on_a_linked_item_needs_the_ticket_linked_to_it(app):
+    admin = make_user(role=Role.ADMIN)
+    mine, other = _no_email_ticket("L-1"), _no_email_ticket("L-2")
+    unlinked = open_ticket(make_user(), category="account")
+    for t in (mine, other, unlinked):
+        service.assign(t, admin, admin)
+    db.session.commit()
+    for t in (other, unlinked):
+        with pytest.raises(ValidationError) as refused:
+            service.ticket_for_action(t.reference, admin, action="legacy_email_correction", linked=("legacy", "L-1"))
+        assert refused.value.field == "ticket"
+        db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(TicketAction)) == 0
+    assert service.ticket_for_action(mine.reference, admin, action="legacy_email_correction",
+                                     linked=("legacy", "L-1")) == mine
