@@ -70,10 +70,9 @@ def test_no_is_rate_limited(app, client, imported):
     assert _count(Ticket) == 1
 
 
+@pytest.mark.postgres_only("a true race needs PostgreSQL's row locks")
 @pytest.mark.usefixtures("imported")
-def test_two_noes_at_once_open_one_ticket(app, client, is_postgres):
-    if not is_postgres:
-        pytest.skip("a true race needs PostgreSQL's row locks")
+def test_two_noes_at_once_open_one_ticket(app, client):
     token = ask_url(client, AMINAH_MYKAD).rsplit("/", 1)[1]
     refs = []
 
