@@ -151,6 +151,7 @@ def test_change_to_a_taken_address_answers_as_any_other_and_tells_that_address(c
         r = client.post("/account/email", data={"csrf_token": csrf_from(page.data), "new_email": new,
                                                 "current_password": PASSWORD}, follow_redirects=True)
         html = r.get_data(as_text=True)
+        html = re.sub(r'name="csrf_token" value="[^"]*"', "", html)  # a CSRF token carries the second it was made
         answers.append((r.status_code, html.replace(new.lower(), "ADDRESS")))
     assert answers[0] == answers[1]
     mails = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
