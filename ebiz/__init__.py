@@ -128,10 +128,11 @@ def _register_blueprints(app: Flask) -> None:
 
 def _wire_domains(app: Flask) -> None:
     """Where a lower domain learns of a higher one, in one place (never at import time): the payable
-    kinds and handlers payments calls, the licences the catalogue may name, the legacy detour at
+    kinds and handlers payments calls, the licences the catalogue may name and the files it lists, the legacy detour at
     sign-in and the old orders in My orders. Each registration is idempotent (tests build many apps)."""
     # Inside the factory, like the blueprints: importing the package builds no domain.
     from .catalog import service as catalog_service
+    from .delivery import service as delivery_service
     from .licensing import service as licensing_service
     from .migration import service as migration_service
     from .orders import service as orders_service
@@ -145,6 +146,7 @@ def _wire_domains(app: Flask) -> None:
     wallet_service.register_with_payments()
     payment_refunds.register()
     catalog_service.register_licence_directory(licensing_service.LicenceDirectory())
+    catalog_service.register_files_source(delivery_service.files_of_versions)
     migration_service.register_hooks()
 
 

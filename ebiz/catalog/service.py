@@ -496,6 +496,18 @@ def slugify(value: str) -> str:
 
 
 _LICENCE_DIRECTORY: list = []  # set once by create_app (ebiz/__init__.py, _wire_domains)
+_FILES_SOURCE: list = []  # likewise: delivery's files of product versions
+
+
+def register_files_source(fn) -> None:
+    """Delivery hands the catalogue `fn(version_ids) -> {version id: [file, ...]}` (files are delivery's:
+    the catalogue never imports it, which sits above it)."""
+    _FILES_SOURCE[:] = [fn]
+
+
+def files_of_versions(version_ids: list[int]) -> dict:
+    """The files of each version (size and checksum), in one query; {} before delivery registered."""
+    return _FILES_SOURCE[0](version_ids) if _FILES_SOURCE and version_ids else {}
 
 
 def register_licence_directory(directory) -> None:

@@ -77,10 +77,9 @@ def browse():
 def product(slug):
     p = service.product_by_slug(slug)
     ok, reason = service.may_purchase(current_user, p)
-    # Files are the delivery domain's: its blueprint gives templates `files_of_versions(version_ids)`
-    # (one query for all versions: the page lists them).
-    return render_template("catalog/product.html", p=p, may_buy=ok, reason=reason,
-                           versions=service.published_versions(p),
+    versions = service.published_versions(p)
+    return render_template("catalog/product.html", p=p, may_buy=ok, reason=reason, versions=versions,
+                           files_by_version=service.files_of_versions([v.id for v in versions]),
                            sessions=service.upcoming_sessions(p), needs_primary=service.needs_primary(p),
                            is_regular=current_user.is_authenticated and not current_user.is_primary)
 

@@ -32,11 +32,6 @@ def version_files(version_id: int) -> list:
     return service.files_of_version(version_id)
 
 
-@bp.app_template_global("files_of_versions")
-def files_of_versions(version_ids) -> dict:
-    """For the catalogue's product page: the files of each version (size and checksum), in one query."""
-    return service.files_of_versions(version_ids)
-
 
 @bp.get("/")
 @login_required
