@@ -1,5 +1,5 @@
 """What every part of orders stands on: the order's states and the moves between them, the
-order's row lock, and the mail to its customer.
+order's row lock, the mail to its customer and the lookup of its payment.
 
 Invariants:
 - Status changes go through `transition`, which allows only `TRANSITIONS`; anything else is a

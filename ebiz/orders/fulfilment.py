@@ -2,8 +2,9 @@
 services; a paid order whose every line is delivered (or whose training has ended) is fulfilled.
 
 Invariants:
-- Only a paid order's lines move, and only forward (`STAFF_LINE_MOVES`), under the order's lock;
-  each move is audited.
+- Only a paid order's lines move, and only forward (`STAFF_LINE_MOVES`; a file may be attached
+  again to a delivered line, also once the order is fulfilled), under the order's lock; each move
+  is audited.
 - A counter hands over only a ready printed line of that customer's order, collectable there.
 - An order becomes fulfilled once, when nothing active in it is left to deliver; an order with
   every line cancelled is a refund, never a fulfilment.

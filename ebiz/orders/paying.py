@@ -1,9 +1,10 @@
 """Paying for an order: online, from the wallet, at a counter, or nothing when it is free.
 
 Invariants:
-- Only a pending, unexpired order whose contents the customer may still buy is paid
-  (`_not_payable`, checked under the order's lock); never a second payment while one may still
-  be in flight.
+- Only the customer's own pending, unexpired order whose contents they may still buy is paid
+  (`_not_payable`, checked under the order's lock). Online and from the wallet, never a second
+  payment while one may still be in flight (`IN_FLIGHT_TEXT`); the same key finds its own again.
+- A free order (RM 0.00) is paid without a payment, with a receipt number of its own.
 - An order becomes paid once (`_mark_paid`): the reservation becomes a sale, every line is paid,
   licence grants and download entitlements are issued in the same transaction.
 """
@@ -29,28 +30,8 @@ from .queries import grants_by_line
 
 PAYMENT_METHODS = ("wallet", "fpx", "card")
 COUNTER_PAYMENT_METHODS = ("cash", "terminal", "wallet")
-
-
-def pay_at_counter(user, order: Order, *, method: str, idempotency_key: str, counter_code: str, counter_name: str,
-                   approval_code: str | None = None):
-    """Pay `order` at a counter now: cash, the counter's card terminal, or the wallet (Primary only).
-    The same intent, settlement, receipt and mail as online; the receipt names the counter."""
-    if order.user_id != user.id:
-        raise NotFound()
-    if method not in COUNTER_PAYMENT_METHODS:
-        raise ValidationError(_l("Choose how to pay."), field="method")
-    if method == "wallet" and not user.is_primary:
-        raise TierRequired(_l("Only Primary customers hold a wallet."), field="method")
-    order = _lock_order(order.id)
-    if (why := _not_payable(order, user)) is not None:
-        raise Conflict(why)
-    if order.total_sen == 0:
-        _mark_paid(order, method="free", payment_ref=None, now=utcnow())
-        return None
-    intent = payments.create_intent(user, kind="order", payable_ref=order.reference, amount_sen=order.total_sen,
-                                    method=method, idempotency_key=idempotency_key)
-    return payments.pay_at_counter(intent, counter_code=counter_code, counter_name=counter_name,
-                                   approval_code=approval_code)
+IN_FLIGHT_TEXT = _l("A payment for this order may still be in progress: your bank may have taken the money, "
+                    "and we are checking. You can pay again only once we know that payment did not go through.")
 
 
 def pay(user, order: Order, *, method: str, idempotency_key: str, bank_code: str | None = None):
@@ -83,8 +64,26 @@ def pay(user, order: Order, *, method: str, idempotency_key: str, bank_code: str
     return intent, payments.start_online(intent)
 
 
-IN_FLIGHT_TEXT = _l("A payment for this order may still be in progress: your bank may have taken the money, "
-                    "and we are checking. You can pay again only once we know that payment did not go through.")
+def pay_at_counter(user, order: Order, *, method: str, idempotency_key: str, counter_code: str, counter_name: str,
+                   approval_code: str | None = None):
+    """Pay `order` at a counter now: cash, the counter's card terminal, or the wallet (Primary only).
+    The same intent, settlement, receipt and mail as online; the receipt names the counter."""
+    if order.user_id != user.id:
+        raise NotFound()
+    if method not in COUNTER_PAYMENT_METHODS:
+        raise ValidationError(_l("Choose how to pay."), field="method")
+    if method == "wallet" and not user.is_primary:
+        raise TierRequired(_l("Only Primary customers hold a wallet."), field="method")
+    order = _lock_order(order.id)
+    if (why := _not_payable(order, user)) is not None:
+        raise Conflict(why)
+    if order.total_sen == 0:
+        _mark_paid(order, method="free", payment_ref=None, now=utcnow())
+        return None
+    intent = payments.create_intent(user, kind="order", payable_ref=order.reference, amount_sen=order.total_sen,
+                                    method=method, idempotency_key=idempotency_key)
+    return payments.pay_at_counter(intent, counter_code=counter_code, counter_name=counter_name,
+                                   approval_code=approval_code)
 
 
 def _not_payable(order: Order, user):
