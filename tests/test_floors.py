@@ -16,15 +16,13 @@ PACKAGE = ROOT / "ebiz"
 # Unexplained imports inside functions (no "why" comment) that remain in modules other work is
 # rewriting this session (issue 12 §1). Each count may only go down; a module not listed has none.
 IN_FUNCTION_IMPORT_BUDGET = {
-    "ebiz.accounts.service": 4,
+    "ebiz.accounts.service": 3,
     "ebiz.catalog.service": 2,
     "ebiz.catalog.views": 1,
     "ebiz.orders.demo": 1,
     "ebiz.orders.forms": 1,
-    "ebiz.orders.service": 35,
-    "ebiz.orders.views": 10,
     "ebiz.payments.service": 3,
-    "ebiz.payments.views": 4,
+    "ebiz.payments.views": 3,
     "ebiz.wallet.cli": 1,
     "ebiz.wallet.service": 2,
 }
