@@ -23,7 +23,7 @@ IN_FUNCTION_IMPORT_BUDGET = {
     "ebiz.orders.forms": 1,
     "ebiz.orders.service": 35,
     "ebiz.orders.views": 10,
-    "ebiz.payments.service": 3,
+    "ebiz.payments.service": 1,
     "ebiz.payments.views": 4,
     "ebiz.wallet.cli": 1,
     "ebiz.wallet.service": 2,
