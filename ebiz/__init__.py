@@ -19,9 +19,10 @@ from werkzeug.routing import IntegerConverter
 from config import CONFIGS
 
 from . import logs
+from .db import begin_write
 from .db_engine import configure_engine
 from .errors import register_error_handlers
-from .extensions import babel, begin_write, csrf, db, limiter, login_manager, migrate
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .forms import MAX_ID, apply_body_limit
 from .main_views import LANG_COOKIE
 from .sessions import SteppedRefreshSessionInterface
@@ -200,7 +201,7 @@ def _register_request_rules(app: Flask) -> None:
     @app.before_request
     def _start_write_transaction():
         # One transaction per request; on SQLite a state-changing request
-        # takes the write lock up front (see extensions.begin_write).
+        # takes the write lock up front (see ebiz.db.begin_write).
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             begin_write()
 

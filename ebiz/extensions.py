@@ -33,17 +33,3 @@ babel = Babel()
 
 def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
-
-
-def begin_write() -> None:
-    """Start this session's transaction as a write transaction.
-
-    On SQLite a deferred transaction that reads and then writes can fail with
-    "database is locked" when another writer commits in between; an
-    immediate transaction takes the write lock up front and waits its turn
-    instead. On PostgreSQL this is a no-op: services lock rows with
-    SELECT ... FOR UPDATE. Does nothing when the transaction already began.
-    """
-    if not is_sqlite() or db.session().in_transaction():
-        return
-    db.session.connection(execution_options={"sqlite_immediate": True})

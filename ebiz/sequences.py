@@ -28,7 +28,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.util import identity_key
 
 from .clock import to_local, utcnow
-from .extensions import begin_write, db
+from .db import begin_write
+from .extensions import db
 
 
 class DocumentSequence(db.Model):

@@ -3,8 +3,9 @@ separate requests would, and starts its write transaction as the request hook do
 
 import threading
 
+from ebiz.db import begin_write
 from ebiz.errors import EbizError
-from ebiz.extensions import begin_write, db
+from ebiz.extensions import db
 
 
 def race(app, fn, args_list) -> list[str]:

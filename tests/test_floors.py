@@ -21,7 +21,7 @@ IN_FUNCTION_IMPORT_BUDGET = {
     "ebiz.catalog.views": 1,
     "ebiz.orders.demo": 1,
     "ebiz.orders.forms": 1,
-    "ebiz.payments.service": 3,
+    "ebiz.payments.service": 1,
     "ebiz.payments.views": 3,
     "ebiz.wallet.cli": 1,
     "ebiz.wallet.service": 2,

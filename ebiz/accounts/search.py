@@ -17,6 +17,7 @@ import unicodedata
 
 from sqlalchemy import and_, func, or_, select, text
 
+from ..db import LIKE_ESCAPE, like_escape
 from ..extensions import db
 from .models import NAME_SEARCH_SQL, User
 
@@ -37,19 +38,15 @@ def _starts_with(column, prefix: str):
     return and_(column >= prefix, column < prefix + "\U0010ffff")
 
 
-def _like_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _name_matches(words: list[str]):
     if db.engine.dialect.name == "postgresql":
         tsq = " & ".join(f"{w}:*" for w in words)
         return text(f"{NAME_SEARCH_SQL} @@ to_tsquery('simple', :name_tsq)").bindparams(name_tsq=tsq)
     conds = []
     for w in words:
-        pat = _like_escape(w)
-        conds.append(or_(*(or_(func.lower(col).like(f"{pat}%", escape="\\"),
-                               func.lower(col).like(f"% {pat}%", escape="\\"))
+        pat = like_escape(w)
+        conds.append(or_(*(or_(func.lower(col).like(f"{pat}%", escape=LIKE_ESCAPE),
+                               func.lower(col).like(f"% {pat}%", escape=LIKE_ESCAPE))
                            for col in (User.full_name, User.company_name))))
     return and_(*conds)
 

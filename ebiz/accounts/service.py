@@ -37,6 +37,7 @@ from zxcvbn import zxcvbn
 
 from ..audit.service import record
 from ..clock import utcnow
+from ..db import lock_one
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import db, limiter
 from ..notifications.service import queue_mail
@@ -61,10 +62,10 @@ class LockedOut(Forbidden):
 # ----------------------------------------------------------------- helpers
 
 def _lock(user: User) -> User:
-    q = select(User).where(User.id == user.id)
-    if db.engine.dialect.name == "postgresql":
-        q = q.with_for_update()
-    return db.session.scalars(q.execution_options(populate_existing=True)).one()
+    locked = lock_one(select(User).where(User.id == user.id))
+    if locked is None:
+        raise NotFound()
+    return locked
 
 
 def public_url(endpoint: str, **values) -> str:

@@ -37,9 +37,10 @@ from ..audit.service import record
 from ..catalog import service as catalog
 from ..catalog.models import Product, ProductStatus, ProductType, ProductVersion
 from ..clock import to_local, utcnow
+from ..db import begin_write, lock_one
 from ..delivery.storage import get_storage
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
-from ..extensions import begin_write, db, is_sqlite
+from ..extensions import db
 from ..notifications.service import queue_mail
 from ..sequences import next_number
 from . import workdays
@@ -150,11 +151,7 @@ def _own(token: str, user) -> Application:
 
 
 def _lock(token: str) -> Application:
-    begin_write()
-    q = select(Application).where(Application.token == str(token)[:32])
-    if not is_sqlite():
-        q = q.with_for_update()
-    app_ = db.session.execute(q.execution_options(populate_existing=True)).scalar_one_or_none()
+    app_ = lock_one(select(Application).where(Application.token == str(token)[:32]))
     if app_ is None:
         raise NotFound()
     return app_

@@ -28,8 +28,9 @@ from sqlalchemy import Integer, bindparam, or_, select, text, update
 
 from ..audit.service import record
 from ..clock import utcnow
+from ..db import LIKE_ESCAPE, begin_write, like_escape
 from ..errors import Conflict, NotFound, ValidationError
-from ..extensions import begin_write, db
+from ..extensions import db
 from ..money import format_sen
 from .models import (
     SEARCH_VECTOR_SQL,
@@ -233,10 +234,6 @@ def _tsquery(q: str) -> str:
     return " & ".join(terms)
 
 
-def _like_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 LISTING_COLUMNS = (Product.id, Product.slug, Product.sku, Product.name, Product.name_ms, Product.type,
                    Product.service_kind, Product.category_id, Product.price_sen, Product.status, Product.restricted,
                    Product.state, Product.district, Product.data_format)
@@ -345,8 +342,8 @@ def list_products(f: Filters, *, include_unpublished: bool = False) -> Page:
             has_next = len(rows) > PAGE_SIZE
             return Page(rows[:PAGE_SIZE], page, has_next and page < MAX_PAGE, has_next and page >= MAX_PAGE)
         for w in _WORD.findall(f.q)[:8]:
-            pat = f"%{_like_escape(w)}%"
-            q = q.where(or_(*(col.ilike(pat, escape="\\") for col in (Product.name, Product.name_ms,
+            pat = f"%{like_escape(w)}%"
+            q = q.where(or_(*(col.ilike(pat, escape=LIKE_ESCAPE) for col in (Product.name, Product.name_ms,
                                                                    Product.description, Product.description_ms))))
         q = _filtered(q, Product, f, include_unpublished)
         q = q.order_by(*_sort(Product, f.sort)).offset(offset).limit(limit)

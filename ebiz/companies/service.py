@@ -33,16 +33,15 @@ import holidays
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..accounts import identity
 from ..accounts import service as accounts
 from ..accounts.models import Kind, Role, User
 from ..audit.service import record
 from ..clock import format_local, from_local, to_local, utcnow
+from ..db import begin_write, dialect_insert, lock_one
 from ..errors import Conflict, Forbidden, NotFound, TierRequired, ValidationError
-from ..extensions import begin_write, db, is_sqlite
+from ..extensions import db
 from ..money import format_sen
 from ..notifications.service import queue_mail
 from ..refs import new_reference
@@ -263,13 +262,9 @@ def otp_state(otp: RunnerOtp, now=None) -> str:
 def _lock_row(company_id: int) -> RunnerOtpLock:
     """The company's try-counter row, created if needed and locked until the commit."""
     begin_write()
-    insert = sqlite_insert if is_sqlite() else pg_insert
-    db.session.execute(insert(RunnerOtpLock).values(company_id=company_id, failures=0)
+    db.session.execute(dialect_insert()(RunnerOtpLock).values(company_id=company_id, failures=0)
                        .on_conflict_do_nothing(index_elements=["company_id"]))
-    q = select(RunnerOtpLock).where(RunnerOtpLock.company_id == company_id)
-    if not is_sqlite():
-        q = q.with_for_update()
-    return db.session.execute(q.execution_options(populate_existing=True)).scalar_one()
+    return lock_one(select(RunnerOtpLock).where(RunnerOtpLock.company_id == company_id))
 
 
 def _refuse(lock: RunnerOtpLock | None, why: str, message, *, staff, counter_id, company, otp, ip, now):

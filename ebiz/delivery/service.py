@@ -39,8 +39,9 @@ from ..audit.service import record
 from ..catalog.models import Product, ProductVersion
 from ..catalog.service import latest_version, newer_versions_of
 from ..clock import utcnow
+from ..db import begin_write
 from ..errors import EbizError, NotFound, ValidationError
-from ..extensions import begin_write, db
+from ..extensions import db
 from ..licensing.models import LicenceGrant
 from ..refs import new_reference
 from ..tokens import TokenExpired, TokenInvalid, make_token, peek_token, read_token

@@ -7,8 +7,9 @@ from flask_login import current_user, login_required
 from ..accounts.decorators import roles_required
 from ..accounts.models import Role
 from ..catalog.models import ProductVersion
+from ..db import begin_write
 from ..errors import EbizError
-from ..extensions import begin_write, db, login_manager
+from ..extensions import db, login_manager
 from ..forms import large_upload
 from . import service
 from .forms import RemoveFileForm, UploadForm
@@ -21,7 +22,7 @@ bp = Blueprint("delivery", __name__, url_prefix="/downloads")
 @bp.before_request
 def _write_up_front():
     # Issuing and serving a link are GETs that write (link, counter, event): on
-    # SQLite take the write lock before anything reads (see extensions.begin_write).
+    # SQLite take the write lock before anything reads (see ebiz.db.begin_write).
     if request.endpoint in ("delivery.get_link", "delivery.download"):
         begin_write()
 

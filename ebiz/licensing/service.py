@@ -30,8 +30,9 @@ from sqlalchemy import select, update
 from ..audit.service import record
 from ..catalog.models import Product, ProductVersion
 from ..clock import utcnow
+from ..db import begin_write
 from ..errors import Conflict, NotFound, ValidationError
-from ..extensions import begin_write, db
+from ..extensions import db
 from ..refs import new_reference
 from .models import LicenceAcceptance, LicenceGrant
 

@@ -44,8 +44,9 @@ from ..accounts.models import Kind, Role, Tier, User
 from ..audit.service import record
 from ..catalog.service import names_by_sku
 from ..clock import utcnow
+from ..db import LIKE_ESCAPE, like_escape, lock_one
 from ..errors import Conflict, EbizError, Forbidden, NotFound, ValidationError
-from ..extensions import begin_write, db
+from ..extensions import db
 from ..money import format_sen
 from ..notifications.service import queue_mail, undelivered_among
 from ..orders import service as orders
@@ -94,11 +95,7 @@ def mask_email(email: str) -> str:
 
 
 def _lock(legacy_pk: int) -> LegacyCustomer | None:
-    begin_write()
-    q = select(LegacyCustomer).where(LegacyCustomer.id == legacy_pk)
-    if db.engine.dialect.name == "postgresql":
-        q = q.with_for_update()
-    return db.session.scalars(q.execution_options(populate_existing=True)).one_or_none()
+    return lock_one(select(LegacyCustomer).where(LegacyCustomer.id == legacy_pk))
 
 
 def _identity_filter(login: str):
@@ -417,9 +414,9 @@ def search(actor, q: str | None, *, limit: int = 50) -> list[LegacyCustomer]:
     text = (q or "").strip()[:200]
     if text:
         where = _identity_filter(text)
-        like = f"%{text.replace(chr(92), chr(92) * 2).replace('%', chr(92) + '%').replace('_', chr(92) + '_')}%"
+        like = f"%{like_escape(text)}%"
         query = query.where(or_(where, LegacyCustomer.legacy_id == text,
-                                LegacyCustomer.full_name.ilike(like, escape="\\")))
+                                LegacyCustomer.full_name.ilike(like, escape=LIKE_ESCAPE)))
     return list(db.session.scalars(query.limit(limit)))
 
 

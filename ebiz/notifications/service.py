@@ -42,6 +42,7 @@ from sqlalchemy import event, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
+from ..db import backoff_seconds, begin_write
 from ..extensions import db
 from .models import MAX_ATTEMPTS, OutboxMessage
 
@@ -139,7 +140,7 @@ def _forget_on_rollback(session):
 # -- sending -----------------------------------------------------------------------------
 def backoff(attempts: int) -> timedelta:
     """How long to wait before the next attempt after `attempts` failed ones."""
-    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_MAX_SECONDS))
+    return timedelta(seconds=backoff_seconds(attempts, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS))
 
 
 def _record(msg: OutboxMessage, error: Exception | None, now) -> bool:
@@ -229,7 +230,7 @@ def deliver(ids: list[int] | None = None) -> tuple[int, int]:
                     s.commit()
                     continue
                 error = _attempt(transport, msg)
-                _begin_write(s)
+                begin_write(s)
                 if _record(msg, error, utcnow()):
                     sent += 1
                 else:
@@ -238,13 +239,6 @@ def deliver(ids: list[int] | None = None) -> tuple[int, int]:
     finally:
         transport.close()
     return sent, failed
-
-
-def _begin_write(s: Session) -> None:
-    """On SQLite, start `s`'s transaction as IMMEDIATE: it waits for the write lock (busy_timeout)
-    instead of failing when it upgrades from reading to writing while a request writes."""
-    if s.get_bind().dialect.name == "sqlite" and not s.in_transaction():
-        s.connection(execution_options={"sqlite_immediate": True})
 
 
 def retry_pending() -> tuple[int, int]:
@@ -288,7 +282,7 @@ def work_once(limit: int = 50, *, now=None, stop: threading.Event | None = None)
         finally:
             transport.close()
         if outcomes:
-            _begin_write(s)
+            begin_write(s)
         for msg, error in outcomes:
             if _record(msg, error, utcnow()):
                 sent += 1

@@ -23,8 +23,9 @@ from ..audit.service import record
 from ..catalog import service as catalog
 from ..clock import format_local, utcnow
 from ..counter.models import Counter
+from ..db import begin_write
 from ..errors import Conflict, ValidationError
-from ..extensions import begin_write, db
+from ..extensions import db
 from ..licensing import service as licensing
 from ..money import format_sen
 from ..refs import new_reference

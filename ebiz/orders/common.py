@@ -16,8 +16,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..clock import utcnow
+from ..db import lock_one
 from ..errors import Conflict, NotFound
-from ..extensions import begin_write, db, is_sqlite
+from ..extensions import db
 from ..notifications.service import queue_mail
 from ..payments.models import PaymentIntent
 from .models import Order, OrderStatus
@@ -68,10 +69,7 @@ def _locked_here() -> dict[str, Order]:
 
 
 def _lock(q) -> Order | None:
-    begin_write()
-    if not is_sqlite():
-        q = q.with_for_update()
-    order = db.session.execute(q.execution_options(populate_existing=True)).scalar_one_or_none()
+    order = lock_one(q)
     if order is not None and not db.session().in_nested_transaction():
         _locked_here()[order.reference] = order  # (a lock taken in a savepoint may go with its rollback)
     return order

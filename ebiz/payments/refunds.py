@@ -29,8 +29,9 @@ from sqlalchemy import select
 
 from ..audit.service import record
 from ..clock import utcnow
+from ..db import lock_one
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
-from ..extensions import begin_write, db
+from ..extensions import db
 from ..notifications.service import queue_mail
 from . import service
 from .gateway import GatewayResult, GatewayUnavailable, get_gateway
@@ -40,10 +41,7 @@ ISSUING, PENDING, SUCCEEDED, FAILED = "issuing", "pending", "succeeded", "failed
 
 
 def _locked(reference: str) -> RefundRequest:
-    begin_write()
-    refund = db.session.execute(select(RefundRequest).where(RefundRequest.reference == reference)
-                                .with_for_update(of=RefundRequest)
-                                .execution_options(populate_existing=True)).scalar_one_or_none()
+    refund = lock_one(select(RefundRequest).where(RefundRequest.reference == reference), of=RefundRequest)
     if refund is None:
         raise NotFound()
     return refund

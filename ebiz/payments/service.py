@@ -52,13 +52,12 @@ from datetime import timedelta
 from flask import current_app, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import make_transient_to_detached
 
 from ..audit.service import record
 from ..clock import utcnow
+from ..db import backoff_seconds, begin_write, insert_new, lock_one
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
-from ..extensions import begin_write, db
+from ..extensions import db
 from ..refs import new_reference
 from ..sequences import next_number
 from . import stripe_gateway  # noqa: F401 (registers PAYMENT_GATEWAY=stripe)
@@ -269,29 +268,6 @@ def create_intent(user, *, kind: str, payable_ref: str, amount_sen: int, method:
     return intent
 
 
-def insert_new(model, values: dict, *, unique: list[str]):
-    """`INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING *` as an ORM object; None when a
-    row with that unique key exists already. One statement where SELECT-then-INSERT in a
-    savepoint took four; a concurrent twin waits on the unique index, then sees the winner."""
-    dialect = db.session.get_bind(mapper=model).dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover (eBiz runs on PostgreSQL and SQLite)
-        raise RuntimeError(f"insert_new: unsupported database {dialect}")
-    # A Core statement plus a detached object costs about half of the ORM's bulk-insert path.
-    table = model.__table__
-    row = db.session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
-                             .returning(*table.c)).one_or_none()
-    if row is None:
-        return None
-    obj = model(**{attr.key: row._mapping[attr.columns[0]] for attr in sa_inspect(model).column_attrs})
-    make_transient_to_detached(obj)  # as if just loaded: every column known, nothing to flush
-    db.session.add(obj)
-    return obj
-
-
 def _by_key(user_id: int, key: str) -> PaymentIntent | None:
     return db.session.scalar(select(PaymentIntent).where(PaymentIntent.user_id == user_id,
                                                          PaymentIntent.idempotency_key == key))
@@ -346,10 +322,10 @@ def _lock(intent: PaymentIntent) -> PaymentIntent:
     begin_write()
     if getattr(intent, "_inserted_in", None) is db.session().get_transaction():
         return intent  # inserted by this very transaction: invisible to others until commit, nothing to lock
-    return db.session.execute(
-        select(PaymentIntent).where(PaymentIntent.id == intent.id)
-        .with_for_update(of=PaymentIntent).execution_options(populate_existing=True)
-    ).scalar_one()
+    locked = lock_one(select(PaymentIntent).where(PaymentIntent.id == intent.id), of=PaymentIntent)
+    if locked is None:
+        raise NotFound()
+    return locked
 
 
 def _event(intent, source: str, gateway_status: str | None, outcome: str, *, unique_id: str | None = None,
@@ -768,7 +744,7 @@ def reconcile_one(intent_id: int, now=None) -> ReconcileLine:
         else:
             intent = _lock(intent)
             intent.requery_count += 1
-            wait = min(cfg["RECONCILE_MIN_AGE_SECONDS"] * 2 ** (intent.requery_count - 1), 3600)
+            wait = backoff_seconds(intent.requery_count, cfg["RECONCILE_MIN_AGE_SECONDS"], 3600)
             intent.next_requery_at = now + timedelta(seconds=wait)
             note += f"still {intent.pending_reason}; next requery in {wait}s"
     return ReconcileLine(intent.reference, before, intent.status, outcome, note)
@@ -806,9 +782,7 @@ def resolve_refund(staff, reference: str, note: str, *, ip: str | None = None) -
     """Staff mark a queued refund as paid back (by bank transfer or the gateway's refund)."""
     if not staff.is_staff:
         raise Forbidden()
-    begin_write()
-    refund = db.session.execute(select(RefundRequest).where(RefundRequest.reference == reference)
-                                .with_for_update(of=RefundRequest)).scalar_one_or_none()
+    refund = lock_one(select(RefundRequest).where(RefundRequest.reference == reference), of=RefundRequest)
     if refund is None:
         raise NotFound()
     if refund.status != RefundStatus.OPEN:

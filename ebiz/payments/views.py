@@ -11,8 +11,9 @@ from sqlalchemy import select
 from ..accounts.decorators import mfa_verified, roles_required
 from ..accounts.models import Role
 from ..clock import to_local, utcnow
+from ..db import begin_write
 from ..errors import EbizError
-from ..extensions import begin_write, csrf, db
+from ..extensions import csrf, db
 from ..forms import page_arg
 from . import console, refunds, service
 from .banks import bank_name

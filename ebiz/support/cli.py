@@ -7,7 +7,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from ..extensions import begin_write, db
+from ..db import begin_write
+from ..extensions import db
 from . import help as helpdesk
 from . import service
 from .mailin import SupportSMTPHandler

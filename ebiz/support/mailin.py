@@ -34,8 +34,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..audit.service import record
+from ..db import begin_write
 from ..errors import EbizError
-from ..extensions import begin_write, db
+from ..extensions import db
 from . import service
 from .models import Ticket, TicketMessage
 

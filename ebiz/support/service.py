@@ -33,10 +33,11 @@ from ..accounts.service import change_email_on_evidence, find_by_login, public_u
 from ..audit.models import AuditEvent
 from ..audit.service import record
 from ..clock import from_local, utcnow
+from ..db import LIKE_ESCAPE, like_escape, lock_one
 from ..delivery.service import adjust_allowance, entitlement_by_ref
 from ..delivery.storage import get_storage
 from ..errors import Conflict, EbizError, Forbidden, NotFound, ValidationError
-from ..extensions import begin_write, db
+from ..extensions import db
 from ..notifications.service import queue_mail
 from ..orders.service import order_for_owner
 from ..payments import service as payments
@@ -150,11 +151,10 @@ def normalise_reference(ref: str) -> str:
 def lock(ticket: Ticket) -> Ticket:
     """The ticket's row, locked until the commit (PostgreSQL; SQLite's write transaction already
     serialises writers), re-read: two requests acting on one ticket take turns."""
-    begin_write()
-    q = select(Ticket).where(Ticket.id == ticket.id).execution_options(populate_existing=True)
-    if db.engine.dialect.name == "postgresql":
-        q = q.with_for_update()
-    return db.session.scalars(q).one()
+    locked = lock_one(select(Ticket).where(Ticket.id == ticket.id))
+    if locked is None:
+        raise NotFound()
+    return locked
 
 
 def transition(ticket: Ticket, event: str) -> str:
@@ -918,11 +918,10 @@ def find_tickets(q: str, limit: int = 50) -> list[Ticket]:
     q = (q or "").strip()[:100]
     if not q:
         return []
-    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    like = f"%{escaped}%"
+    like = f"%{like_escape(q.lower())}%"
     return db.session.scalars(select(Ticket).where(or_(
-        Ticket.reference == normalise_reference(q), func.lower(Ticket.email).like(like, escape="\\"),
-        func.lower(Ticket.subject).like(like, escape="\\"))).order_by(Ticket.id.desc()).limit(limit)).all()
+        Ticket.reference == normalise_reference(q), func.lower(Ticket.email).like(like, escape=LIKE_ESCAPE),
+        func.lower(Ticket.subject).like(like, escape=LIKE_ESCAPE))).order_by(Ticket.id.desc()).limit(limit)).all()
 
 
 IDENTITY_DOCUMENTS_NEEDED = 2  # a copy of the MyKad and a photo of the customer holding it

@@ -42,8 +42,9 @@ from sqlalchemy.orm.util import identity_key
 from ..accounts.models import Role, Tier, User
 from ..audit.service import record
 from ..clock import utcnow
+from ..db import begin_write, dialect_insert, insert_new, lock_one
 from ..errors import Conflict, Forbidden, InsufficientFunds, NotFound, TierRequired, ValidationError
-from ..extensions import begin_write, db
+from ..extensions import db
 from ..money import format_sen
 from ..payments import console as payments_console
 from ..payments import service as payments
@@ -137,7 +138,7 @@ def post(kind: str, key: str, lines: list[tuple[LedgerAccount, int]], *, memo: s
     # fails; anywhere else the posting gets a savepoint of its own.
     with nullcontext() if hooks is not None else db.session.begin_nested():
         now = utcnow()
-        posting = payments.insert_new(LedgerPosting, dict(
+        posting = insert_new(LedgerPosting, dict(
             idempotency_key=key, kind=kind, memo=str(memo)[:300], intent_id=getattr(intent, "id", None),
             actor_id=getattr(actor, "id", None), created_at=now), unique=["idempotency_key"])
         if posting is None:  # moved before under this key: the first posting is the answer
@@ -293,10 +294,7 @@ def _locked_balance(user) -> int:
     against the maximum balance cannot be overtaken by a concurrent one (top-ups only: the
     spending path never takes this lock early)."""
     acct = wallet_account(user)
-    begin_write()
-    return int(db.session.execute(
-        select(LedgerAccount.balance_sen).where(LedgerAccount.id == acct.id).with_for_update()
-    ).scalar_one())
+    return int(lock_one(select(LedgerAccount.balance_sen).where(LedgerAccount.id == acct.id)))
 
 
 def start_topup(user, amount_sen: int, *, method: str, bank_code: str | None, idempotency_key: str):
@@ -406,9 +404,7 @@ def decide_adjustment(checker, reference: str, *, approve: bool, ip: str | None 
     """A second staff member approves (the money moves) or rejects a proposed adjustment."""
     if checker.role not in ADJUSTER_ROLES:
         raise Forbidden()
-    begin_write()
-    adj = db.session.execute(select(WalletAdjustment).where(WalletAdjustment.reference == reference)
-                             .with_for_update(of=WalletAdjustment)).scalar_one_or_none()
+    adj = lock_one(select(WalletAdjustment).where(WalletAdjustment.reference == reference), of=WalletAdjustment)
     if adj is None:
         raise NotFound()
     if adj.status != AdjustmentStatus.PROPOSED:
@@ -521,11 +517,7 @@ def open_legacy_balances(openings: list[tuple[str, int]]) -> int:
     begin_write()
     opening, unclaimed = _accounts((SystemAccount.LEGACY_OPENING, AccountKind.SYSTEM, None),
                                    (SystemAccount.LEGACY_UNCLAIMED, AccountKind.SYSTEM, None))
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # the dialect's ON CONFLICT, chosen at run time
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # the dialect's ON CONFLICT, chosen at run time
+    insert = dialect_insert()
     now = utcnow()
     amounts = {f"legacy-opening:{legacy_id}": amount for legacy_id, amount in openings}
     postings = LedgerPosting.__table__

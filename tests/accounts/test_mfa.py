@@ -129,8 +129,8 @@ def test_the_same_code_raced_from_two_threads_is_accepted_once(app):
     import threading
 
     from ebiz.accounts import service
+    from ebiz.db import begin_write
     from ebiz.errors import EbizError
-    from ebiz.extensions import begin_write
 
     user = make_user(role=Role.ADMIN)
     code = totp_code(user)

@@ -40,12 +40,21 @@ def start_localstripe():
     port = free_port()
     proc = subprocess.Popen([str(exe), "--port", str(port), "--from-scratch"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    for _ in range(100):
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30  # a loaded machine starts it slowly: wait until it answers HTTP
+    while time.monotonic() < deadline and proc.poll() is None:
         if port_open("127.0.0.1", port):
-            return proc, f"http://127.0.0.1:{port}"
+            try:
+                urllib.request.urlopen(url + "/v1/customers", timeout=2)  # noqa: S310 (loopback)
+            except urllib.error.HTTPError:
+                return proc, url  # it answered (401 without a key): ready
+            except OSError:
+                pass
+            else:
+                return proc, url
         time.sleep(0.1)
     proc.kill()
-    require_service("localstripe", "did not start")
+    require_service("localstripe", "did not start within 30 s")
 
 
 class CheckoutRecorder:

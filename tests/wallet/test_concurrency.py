@@ -9,8 +9,9 @@ import threading
 from sqlalchemy import func, select
 
 from ebiz.accounts.models import User
+from ebiz.db import begin_write
 from ebiz.errors import InsufficientFunds
-from ebiz.extensions import begin_write, db
+from ebiz.extensions import db
 from ebiz.payments.models import IntentStatus, PaymentIntent
 from ebiz.wallet import service as wallet
 from ebiz.wallet.models import LedgerEntry, LedgerPosting

@@ -9,8 +9,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ebiz.accounts.models import User
+from ebiz.db import begin_write
 from ebiz.errors import Conflict, ValidationError
-from ebiz.extensions import begin_write, db
+from ebiz.extensions import db
 from ebiz.payments import service as payments
 from ebiz.payments.models import RefundRequest
 from ebiz.wallet import service as wallet
