@@ -32,8 +32,8 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
      ("licensing", "payments")),
     ("what is sold; who buys for whom",
      ("catalog", "companies")),
-    ("the ground floor: people, mail, the audit trail",
-     ("accounts", "notifications", "audit")),
+    ("the ground floor: people, the counters where they are served, mail, the audit trail",
+     ("accounts", "counters", "notifications", "audit")),
     ("the house's foundations: no domain at all",
      ("money", "errors", "extensions", "forms", "tokens", "sequences", "clock", "refs",
       "db", "db_engine", "sessions", "jinja_gettext", "main_views", "floors", "cron", "logs", "pdf")),
@@ -60,22 +60,9 @@ PEERS: dict[str, frozenset[str]] = {
 }
 
 # Imports that break the plan today, each with the issue that removes it. Keys are
-# (importing module, imported module); the value says why it is still there.
-KNOWN_DEBTS: dict[tuple[str, str], str] = {
-    # Issue 12 §1: the Counter model lives in counter/ (a front desk) while lower floors hold
-    # foreign keys to it. Moving the model down (and its migration-free rename of imports) is a
-    # large move that waits until orders/, wallet/ and counter/ are not being edited in parallel.
-    ("ebiz.orders.checkout", "ebiz.counter.models"): "issue 12 §1: Counter model on a high floor",
-    ("ebiz.orders.views", "ebiz.counter.models"): "issue 12 §1: Counter model on a high floor",
-    ("ebiz.orders.demo", "ebiz.counter.models"): "issue 12 §1: Counter model on a high floor",
-    ("ebiz.wallet.service", "ebiz.counter.models"): "issue 12 §1: Counter model on a high floor",
-    ("ebiz.wallet.demo", "ebiz.counter.models"): "issue 12 §1: Counter model on a high floor",
-    ("ebiz.admin.views", "ebiz.counter.models"): "issue 12 §1: Counter model on a high floor "
-                                                 "(admin and counter share the front-desk floor)",
-    # Came with the support desk's merge: the help centre's contact page lists the open counters.
-    ("ebiz.support.help_views", "ebiz.counter.service"): "issue 12 §1: Counter model on a high floor "
-                                                         "(support and counter share the front-desk floor)",
-}
+# (importing module, imported module); the value says why it is still there. None today: the
+# last ones (the Counter model on the front-desk floor) were paid by moving it to `counters`.
+KNOWN_DEBTS: dict[tuple[str, str], str] = {}
 
 
 def room_of(module: str) -> str | None:

@@ -7,6 +7,7 @@ from .audit import models as audit_models  # noqa: F401
 from .catalog import models as catalog_models  # noqa: F401
 from .companies import models as companies_models  # noqa: F401
 from .counter import models as counter_models  # noqa: F401
+from .counters import models as counters_models  # noqa: F401
 from .delivery import models as delivery_models  # noqa: F401
 from .licensing import models as licensing_models  # noqa: F401
 from .migration import models as migration_models  # noqa: F401

@@ -53,7 +53,7 @@ def make_user(*, tier: str = Tier.REGULAR, role: str = Role.CUSTOMER, kind: str 
 
 
 def make_counter(code: str = "HQ", *, is_hq: bool | None = None, commit: bool = True):
-    from ebiz.counter.models import Counter
+    from ebiz.counters.models import Counter
 
     counter = Counter(code=code, name=f"Kaunter {code}", state="Selangor",
                       is_hq=(code == "HQ") if is_hq is None else is_hq)

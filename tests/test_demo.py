@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from ebiz.accounts.models import Role, Tier, User
 from ebiz.accounts.passwords import verify_password
-from ebiz.counter.models import Counter
+from ebiz.counters.models import Counter
 from ebiz.extensions import db
 from ebiz.notifications.models import OutboxMessage
 from ebiz.wallet import service as wallet

@@ -13,7 +13,7 @@ from ..accounts.search import user_search
 from ..accounts.views import home_for
 from ..companies import service as companies
 from ..companies.forms import RepresentativeForm
-from ..counter.models import Counter
+from ..counters.models import Counter
 from ..errors import EbizError
 from ..extensions import db
 from ..forms import int_id, page_arg, show_error

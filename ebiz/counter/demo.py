@@ -10,10 +10,10 @@ from sqlalchemy import select
 from ..accounts.models import Role, User
 from ..catalog.models import Product
 from ..companies import service as companies
+from ..counters.models import Counter
 from ..extensions import db
 from ..wallet import service as wallet
 from . import service
-from .models import Counter
 
 STATES = [
     ("JHR", "Johor"), ("KDH", "Kedah"), ("KTN", "Kelantan"), ("MLK", "Melaka"),

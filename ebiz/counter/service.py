@@ -37,13 +37,15 @@ from ..accounts.search import LIMIT, find_users
 from ..audit.service import record
 from ..clock import from_local, utcnow
 from ..companies import service as companies
+from ..counters.models import Counter
+from ..counters.service import open_counters as open_counters  # the desk's views read it here
 from ..errors import Conflict, Forbidden, NotFound, TierRequired, ValidationError
 from ..extensions import db
 from ..licensing import service as licensing
 from ..orders import service as orders
 from ..refs import new_reference
 from ..wallet import service as wallet
-from .models import Collection, Counter, CounterSale, RunnerSession
+from .models import Collection, CounterSale, RunnerSession
 
 SESSION_MINUTES = 30
 
@@ -101,12 +103,6 @@ def verify_and_upgrade(actor: User, customer: User, *, document_type: str, docum
                               field="document_number")
     ref = f"{document_type}:{number}"
     accounts.upgrade_to_primary(actor, customer, counter=counter, document_ref=ref, ip=ip)
-
-
-def open_counters() -> list[Counter]:
-    """Every open counter, HQ first, then by state."""
-    return list(db.session.scalars(select(Counter).where(Counter.active.is_(True))
-                                   .order_by(Counter.is_hq.desc(), Counter.state, Counter.name)))
 
 
 PRESENT_KINDS = {"representative": _l("The representative"), "owner": _l("The company's owner")}

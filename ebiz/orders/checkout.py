@@ -22,7 +22,7 @@ from ..applications import service as applications
 from ..audit.service import record
 from ..catalog import service as catalog
 from ..clock import format_local, utcnow
-from ..counter.models import Counter
+from ..counters.models import Counter
 from ..db import begin_write
 from ..errors import Conflict, ValidationError
 from ..extensions import db

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from ..accounts.models import Role, User
 from ..catalog.models import Product, TrainingSession
 from ..clock import utcnow
-from ..counter.models import Counter
+from ..counters.models import Counter
 from ..extensions import db
 from ..licensing.service import get_licence
 from . import service

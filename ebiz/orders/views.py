@@ -14,7 +14,7 @@ from ..accounts.models import Role
 from ..catalog.forms import CancelSessionForm, SessionForm
 from ..catalog.models import TrainingSession
 from ..clock import from_local, to_local
-from ..counter.models import Counter
+from ..counters.models import Counter
 from ..errors import EbizError
 from ..extensions import db
 from ..forms import int_id, large_upload, page_arg, show_error

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from ..accounts.decorators import roles_required
 from ..accounts.models import Role
-from ..counter.service import open_counters
+from ..counters.service import open_counters
 from ..errors import EbizError
 from ..extensions import db
 from ..forms import show_error

@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from ..accounts.models import Role, Tier, User
-from ..counter.models import Counter
+from ..counters.models import Counter
 from ..extensions import db
 from ..money import format_sen
 from . import service

@@ -345,7 +345,7 @@ def topup_at_counter(*, staff, customer, amount_sen: int, receipt_no: str,
 
     Returns (posting, created): created is False when this receipt was credited before (the
     same customer and amount: nothing moves again)."""
-    from ..counter.models import Counter
+    from ..counters.models import Counter
 
     counter = db.session.get(Counter, staff.counter_id) if staff.counter_id else None
     if staff.role != Role.COUNTER or counter is None or not counter.is_hq or not counter.active:

@@ -83,7 +83,7 @@ def _seed(ctx, n_orders: int):
 
     from ebiz.accounts.models import Role, Tier, User
     from ebiz.catalog.models import Product
-    from ebiz.counter.models import Counter
+    from ebiz.counters.models import Counter
     from ebiz.extensions import db
     from ebiz.orders import service as orders
     from ebiz.wallet import service as wallet

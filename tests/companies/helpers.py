@@ -17,7 +17,7 @@ def company(*, tier=Tier.REGULAR, reg_no="201901012345", **fields):
 
 
 def staff_at(code="SGR"):
-    from ebiz.counter.models import Counter
+    from ebiz.counters.models import Counter
 
     counter = db.session.query(Counter).filter_by(code=code).one_or_none() or make_counter(code)
     return make_user(role=Role.COUNTER, counter=counter), counter

@@ -4,11 +4,15 @@ import re
 from datetime import time
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import configure_mappers
 
 from ebiz.accounts.models import Role
 from ebiz.audit.models import AuditEvent
-from ebiz.counter.models import Counter
+from ebiz.companies.models import RunnerOtp
+from ebiz.counter.models import Collection, CounterSale, RunnerSession
+from ebiz.counters.models import Counter
 from ebiz.extensions import db
+from ebiz.orders.models import Order
 from tests.factories import csrf_from, make_counter, make_user, sign_in
 
 
@@ -91,3 +95,13 @@ def test_every_demo_counter_has_an_address_a_phone_and_hours(app):
     for c in counters:
         assert c.address and c.phone and c.has_hours, c.code
     assert {c.code for c in counters if c.open_days == "sun-thu"} == {"KDH", "KTN", "TRG"}
+
+
+def test_models_above_name_the_ground_floor_counter_by_string(app):
+    """`relationship("Counter")` in companies and orders resolves to the model in `ebiz.counters`,
+    and the desk's own models point at the same class."""
+    configure_mappers()
+    for attr in (RunnerOtp.counter, RunnerOtp.used_counter, Order.collect_counter,
+                 RunnerSession.counter, Collection.counter, CounterSale.counter):
+        assert attr.property.mapper.class_ is Counter
+    assert Counter.__module__ == "ebiz.counters.models"

@@ -94,7 +94,7 @@ def fund(user, amount_sen: int) -> None:
     import secrets
 
     from ebiz.accounts.models import Role
-    from ebiz.counter.models import Counter
+    from ebiz.counters.models import Counter
     from ebiz.wallet import service as wallet
     from tests.factories import make_counter, make_user
 

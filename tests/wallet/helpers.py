@@ -27,7 +27,7 @@ def fund(user, amount_sen, receipt_no=None):
     """Top up at the HQ counter (creates the HQ counter and a staff member when needed)."""
     from sqlalchemy import select
 
-    from ebiz.counter.models import Counter
+    from ebiz.counters.models import Counter
     from tests.factories import make_counter, make_user
 
     hq = db.session.scalar(select(Counter).where(Counter.code == "HQ")) or make_counter("HQ")

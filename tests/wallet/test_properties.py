@@ -32,7 +32,7 @@ def test_ledger_invariants_hold_for_any_sequence(app, sequence):
     # No database wipe per example: each example works on its own fresh customer.
     from sqlalchemy import select
 
-    from ebiz.counter.models import Counter
+    from ebiz.counters.models import Counter
 
     hq = db.session.scalar(select(Counter).where(Counter.code == "HQ")) or make_counter("HQ")
     staff = make_user(role="counter_staff", counter=hq)
