@@ -24,7 +24,7 @@ IN_FUNCTION_IMPORT_BUDGET = {
     "ebiz.payments.service": 1,
     "ebiz.payments.views": 3,
     "ebiz.wallet.cli": 1,
-    "ebiz.wallet.service": 2,
+    "ebiz.wallet.service": 1,
 }
 
 
