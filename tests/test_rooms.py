@@ -14,9 +14,10 @@ import pytest
 DOMAINS = {
     "orders": ("common", "documents", "queries", "fulfilment", "cancellation", "paying", "payable", "cart", "checkout"),
     "wallet": ("ledger", "topups", "adjustments"),
+    "delivery": ("files", "entitlements", "links"),
 }
 # What every room of a domain may stand on besides `models` (modules that are not rooms: no rules of their own).
-FOUNDATIONS: dict[str, tuple[str, ...]] = {}
+FOUNDATIONS = {"delivery": ("storage",)}
 
 
 def _service(domain: str):
