@@ -15,6 +15,7 @@ DOMAINS = {
     "orders": ("common", "documents", "queries", "fulfilment", "cancellation", "paying", "payable", "cart", "checkout"),
     "wallet": ("ledger", "topups", "adjustments"),
     "delivery": ("files", "entitlements", "links"),
+    "catalog": ("access", "inventory", "search", "editing"),
 }
 # What every room of a domain may stand on besides `models` (modules that are not rooms: no rules of their own).
 FOUNDATIONS = {"delivery": ("storage",)}
