@@ -17,14 +17,14 @@ PACKAGE = ROOT / "ebiz"
 # rewriting this session (issue 12 §1). Each count may only go down; a module not listed has none.
 IN_FUNCTION_IMPORT_BUDGET = {
     "ebiz.accounts.service": 3,
-    "ebiz.catalog.service": 2,
+    "ebiz.catalog.search": 2,
     "ebiz.catalog.views": 1,
     "ebiz.orders.demo": 1,
     "ebiz.orders.forms": 1,
     "ebiz.payments.service": 1,
     "ebiz.payments.views": 3,
     "ebiz.wallet.cli": 1,
-    "ebiz.wallet.service": 2,
+    "ebiz.wallet.service": 1,
 }
 
 

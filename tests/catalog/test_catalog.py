@@ -9,8 +9,8 @@ from sqlalchemy import func, select, text
 
 from ebiz.accounts.models import Role, Tier
 from ebiz.audit.models import AuditEvent
-from ebiz.catalog import service
-from ebiz.catalog.models import Category, Product, ProductVersion, RestrictedAccess, TrainingSession
+from ebiz.catalog import search, service
+from ebiz.catalog.models import SEARCH_VECTOR_SQL, Category, Product, ProductVersion, RestrictedAccess, TrainingSession
 from ebiz.clock import utcnow
 from ebiz.errors import Conflict, ValidationError
 from ebiz.extensions import db
@@ -250,8 +250,8 @@ def test_search_uses_the_gin_index_on_postgresql(app):
     f = service.Filters(q="imagery")
     # The search predicate alone: the expression must match the GIN index for it to be used at all.
     plan = "\n".join(r[0] for r in db.session.execute(text(
-        f"EXPLAIN SELECT id FROM product WHERE {service.SEARCH_VECTOR_SQL} @@ to_tsquery('simple', :q)"),
-        {"q": service._tsquery(f.q)}))
+        f"EXPLAIN SELECT id FROM product WHERE {SEARCH_VECTOR_SQL} @@ to_tsquery('simple', :q)"),
+        {"q": search._tsquery(f.q)}))
     assert "ix_product_search" in plan, plan
     assert [p.name for p in service.list_products(f).items] == ["Aerial imagery Kuching"]
 
@@ -401,7 +401,7 @@ def test_pager_links_are_what_url_for_builds(app):
 
 
 def test_kept_listing_statements_match_the_built_ones(app):
-    """list_products' reusable statements (service._listing) give the rows `_filtered` gives."""
+    """list_products' reusable statements (search._listing) give the rows `_filtered` gives."""
     import itertools
 
     _catalogue()
@@ -409,7 +409,7 @@ def test_kept_listing_statements_match_the_built_ones(app):
             ["", "cadastre", "missing"], ["", "digital", "bogus"], ["", "Johor"], ["", "CSV"],
             ["name", "price_desc", "newest", "junk"], [False, True]):
         f = service.Filters(category=cat, type=typ, state=state, format=fmt, sort=sort)
-        built = service._filtered(select(*service.LISTING_COLUMNS), Product, f, unpub)
-        built = built.order_by(*service._sort(Product, f.sort)).offset(0).limit(25)
-        kept, params = service._listing(f, unpub, 0, 25)
+        built = search._filtered(select(*search.LISTING_COLUMNS), Product, f, unpub)
+        built = built.order_by(*search._sort(Product, f.sort)).offset(0).limit(25)
+        kept, params = search._listing(f, unpub, 0, 25)
         assert [tuple(r) for r in db.session.execute(kept, params)] == [tuple(r) for r in db.session.execute(built)]

@@ -37,12 +37,12 @@ def test_topup_form_validates_and_sends_to_the_gateway(app, client):
 
 
 def test_statement_running_balance_filter_and_csv(app, client, monkeypatch):
-    import ebiz.wallet.service as wallet_service
+    import ebiz.wallet.ledger as wallet_ledger
 
     user = make_user(tier="primary")
     ten_days_ago = utcnow() - timedelta(days=10)
     with monkeypatch.context() as m:  # the first top-up happened ten days ago (entries never change later)
-        m.setattr(wallet_service, "utcnow", lambda: ten_days_ago)
+        m.setattr(wallet_ledger, "utcnow", lambda: ten_days_ago)
         fund(user, 5000, receipt_no="OLD-1")
     spend(user, 1250)
     db.session.commit()
