@@ -8,7 +8,6 @@ import io
 import re
 from datetime import timedelta
 
-import pyotp
 import pytest
 
 from ebiz.accounts.models import Role, Tier
@@ -16,7 +15,8 @@ from ebiz.applications import service as applications
 from ebiz.clock import to_local, utcnow
 from ebiz.extensions import db
 from tests.applications.helpers import PDF
-from tests.factories import PASSWORD, make_counter, make_user
+from tests.e2e.helpers import sign_in
+from tests.factories import make_counter, make_user
 from tests.orders.helpers import digital_product
 
 pytestmark = pytest.mark.e2e
@@ -48,23 +48,10 @@ def _setup(app):
                     admin=(admin.email, admin.totp_secret), slug=product.slug, sha=pf.sha256)
 
 
-def _sign_in(page, base, email, totp_secret=None):
-    page.goto(base + "/account/login")
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_load_state()
-    if totp_secret:
-        page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
-        page.locator("main form button[type=submit]").click()
-        page.wait_for_load_state()
-    assert "/account/login" not in page.url
-
-
 def _staff_page(page, base, who):
     context = page.context.browser.new_context(locale="ms-MY", viewport={"width": 1280, "height": 900})
     staff = context.new_page()
-    _sign_in(staff, base, *who)
+    sign_in(staff, base, *who)
     return staff
 
 
@@ -73,7 +60,7 @@ def test_apply_review_answer_approve_buy_and_download_under_the_conditions(live_
     s = _setup(live_server.app)
 
     # The customer applies from the restricted product's page, with a document.
-    _sign_in(page, base, s["buyer"])
+    sign_in(page, base, s["buyer"])
     page.goto(f"{base}/catalog/p/{s['slug']}")
     page.get_by_test_id("apply-restricted").click()
     page.select_option("select[name=applicant_category]", "federal_agency")

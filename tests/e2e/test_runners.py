@@ -5,31 +5,18 @@ sees both in its OTP history."""
 import secrets
 from pathlib import Path
 
-import pyotp
 import pytest
 
 from ebiz.accounts.models import Kind, Role, Tier
 from ebiz.extensions import db
 from ebiz.orders import service as orders
 from ebiz.orders.models import LineStatus
-from tests.factories import PASSWORD, make_counter, make_user
+from tests.e2e.helpers import sign_in
+from tests.factories import make_counter, make_user
 from tests.orders.helpers import fund, printed_product
 
 pytestmark = pytest.mark.e2e
 SHOTS = Path(__file__).resolve().parents[2] / "test-results"
-
-
-def _sign_in(page, base, email, totp_secret=None):
-    page.goto(base + "/account/login")
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_load_state()
-    if totp_secret:
-        page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
-        page.locator("main form button[type=submit]").click()
-        page.wait_for_load_state()
-    assert "/account/login" not in page.url
 
 
 def test_runner_otp_from_company_to_counter_and_back(live_server, page, _browser):
@@ -50,7 +37,7 @@ def test_runner_otp_from_company_to_counter_and_back(live_server, page, _browser
         staff_email, staff_secret = staff.email, staff.totp_secret
 
     # The company creates an OTP for its runner: the code is shown once.
-    _sign_in(page, live_server.url, "ukur@example.my")
+    sign_in(page, live_server.url, "ukur@example.my")
     page.goto(live_server.url + "/company/runners")
     page.fill("#runner_name", "Ahmad bin Ali")
     page.fill("#runner_id_no", "920202-14-5679")
@@ -68,7 +55,7 @@ def test_runner_otp_from_company_to_counter_and_back(live_server, page, _browser
     ctx.set_default_timeout(10_000)
     desk = ctx.new_page()
     try:
-        _sign_in(desk, live_server.url, staff_email, staff_secret)
+        sign_in(desk, live_server.url, staff_email, staff_secret)
         desk.goto(live_server.url + "/counter/runners")
         desk.fill("#company_reg_no", "2019-01-012345")
         desk.fill("#code", code)
