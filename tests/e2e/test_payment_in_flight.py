@@ -10,22 +10,12 @@ from sqlalchemy import select
 from ebiz.accounts.models import Tier
 from ebiz.extensions import db
 from ebiz.orders import service
+from tests.e2e.helpers import sign_in
 from tests.factories import make_counter, make_user
 from tests.orders.helpers import printed_product
 
 pytestmark = pytest.mark.e2e
 SHOTS = Path(__file__).resolve().parents[2] / "test-results"
-
-
-def _sign_in(page, base, email):
-    from tests.factories import PASSWORD
-
-    page.goto(base + "/account/login")
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_load_state()
-    assert "/account/login" not in page.url
 
 
 def test_a_payment_lost_in_flight_is_checked_not_paid_again(live_server, page):
@@ -39,7 +29,7 @@ def test_a_payment_lost_in_flight_is_checked_not_paid_again(live_server, page):
         db.session.commit()
         email, ref = customer.email, order.reference
     page.context.add_cookies([{"name": "lang", "value": "en", "url": live_server.url}])
-    _sign_in(page, live_server.url, email)
+    sign_in(page, live_server.url, email)
     page.goto(f"{live_server.url}/orders/{ref}")
     page.get_by_test_id("method-fpx").check()
     page.get_by_test_id("bank").select_option("MB2U0227")

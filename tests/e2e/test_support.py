@@ -1,7 +1,6 @@
 """Browser test of the support desk: a customer opens a ticket about a payment from its page, an agent
 replies, requeries it with the bank and resolves it, and the customer rates the help."""
 
-import pyotp
 import pytest
 from sqlalchemy import select
 
@@ -11,7 +10,8 @@ from ebiz.payments.models import IntentStatus, PaymentIntent
 from ebiz.payments.sandbox import store
 from ebiz.support import help as helpdesk
 from ebiz.support.models import Ticket
-from tests.factories import PASSWORD, make_user
+from tests.e2e.helpers import sign_in
+from tests.factories import make_user
 
 pytestmark = pytest.mark.e2e
 
@@ -27,19 +27,6 @@ def gateway_db(live_server, tmp_path):
     app.config["SANDBOX_DATABASE_URL"] = old
 
 
-def _sign_in(page, base, email, totp_secret=None):
-    page.goto(base + "/account/login")
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_load_state()
-    if totp_secret:
-        page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
-        page.locator("main form button[type=submit]").click()
-        page.wait_for_load_state()
-    assert "/account/login" not in page.url
-
-
 def test_payment_ticket_from_the_payment_page_to_the_rating(live_server, page, gateway_db, _browser, tmp_path):
     app, base = live_server.app, live_server.url
     with app.app_context():
@@ -51,7 +38,7 @@ def test_payment_ticket_from_the_payment_page_to_the_rating(live_server, page, g
         assert customer.id
 
     # The customer tops up; the bank says "pending" and the callback is lost.
-    _sign_in(page, base, "aminah@example.my")
+    sign_in(page, base, "aminah@example.my")
     page.goto(base + "/wallet/")
     page.click("[data-testid=topup-link]")
     page.fill("#amount", "50.00")
@@ -89,7 +76,7 @@ def test_payment_ticket_from_the_payment_page_to_the_rating(live_server, page, g
     ctx = _browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
     desk = ctx.new_page()
     try:
-        _sign_in(desk, base, "ejen@ebiz.example.my", agent_secret)
+        sign_in(desk, base, "ejen@ebiz.example.my", agent_secret)
         desk.goto(base + "/support/desk")
         desk.get_by_test_id("queue").get_by_role("link", name=ref).click()
         desk.wait_for_url(f"**/support/desk/t/{ref}")
