@@ -90,6 +90,7 @@ def test_a_customer_edits_their_details(live_server, page, tmp_path):
     page.click("[data-testid=edit-profile]")
     page.fill("#phone", "nombor saya")
     page.click("[data-testid=profile-save]")
+    page.locator("#phone-error").wait_for()  # the form comes back from the server: wait for it, not the old page
     assert page.locator("#phone-error").is_visible()
     page.screenshot(path=str(tmp_path / "edit-profile-error.png"), full_page=True)
     page.fill("#phone", "012-345 6789")
